@@ -1,0 +1,28 @@
+import { createBLAKE3, blake3 as blake3Hex } from 'hash-wasm';
+
+/** Plain (unkeyed) BLAKE3-256 of a whole buffer. */
+export async function blake3(bytes: Uint8Array): Promise<Uint8Array> {
+  const hasher = await createBLAKE3(256);
+  hasher.init();
+  hasher.update(bytes);
+  return hasher.digest('binary');
+}
+
+export async function blake3HexOf(bytes: Uint8Array | string): Promise<string> {
+  return blake3Hex(bytes, 256);
+}
+
+export interface StreamingHasher {
+  update(chunk: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/** An incremental BLAKE3-256 hasher, for hashing bodies while they stream. */
+export async function createBlake3Hasher(): Promise<StreamingHasher> {
+  const hasher = await createBLAKE3(256);
+  hasher.init();
+  return {
+    update: (chunk) => void hasher.update(chunk),
+    digest: () => hasher.digest('binary'),
+  };
+}
