@@ -1,0 +1,90 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, MysqlDialect, PostgresDialect, SqliteDialect, sql, type Dialect, type Migration } from 'kysely';
+import { createPool } from 'mysql2';
+import pg from 'pg';
+import { TinyCloudError } from '../errors.js';
+import type { Engine } from './dialect.js';
+import { initialSchema } from './migrations/001_initial.js';
+import type { Database } from './schema.js';
+
+export interface MetadataDb {
+  db: Kysely<Database>;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+/** Numbered migrations, applied in order at every start. Never edit a released one: add the next number. */
+function migrationsFor(engine: Engine): Record<string, Migration> {
+  return { '001_initial': initialSchema(engine) };
+}
+
+/** `postgres://alice:hunter2@db/x` → `postgres://alice:***@db/x`: URLs appear in errors, passwords never do. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function sqliteDialect(url: string): Dialect {
+  const file = url.slice('sqlite:'.length).replace(/^\/\//, '');
+  const location = file === ':memory:' ? ':memory:' : path.resolve(file);
+  if (location !== ':memory:') mkdirSync(path.dirname(location), { recursive: true });
+  const database = new SqliteDatabase(location);
+  database.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives process crashes (kill -9); only an OS crash can lose the last commits.
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  return new SqliteDialect({ database });
+}
+
+function dialectFor(url: string): { engine: Engine; dialect: Dialect } {
+  if (url.startsWith('sqlite:')) return { engine: 'sqlite', dialect: sqliteDialect(url) };
+  if (/^postgres(ql)?:/.test(url)) {
+    pg.types.setTypeParser(20, (value: string) => Number(value));
+    return { engine: 'postgres', dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) };
+  }
+  if (/^(mysql|mariadb):/.test(url)) {
+    const pool = createPool({ uri: url.replace(/^mariadb:/, 'mysql:'), connectionLimit: 10, supportBigNumbers: true, bigNumberStrings: false });
+    return { engine: 'mysql', dialect: new MysqlDialect({ pool }) };
+  }
+  throw new TinyCloudError('STORAGE_UNAVAILABLE', `storage.database: unsupported URL ${redactUrl(url)}`);
+}
+
+/** Opens the metadata DB and applies pending migrations; fails with a message naming the database. */
+export async function openMetadataDb(url: string): Promise<MetadataDb> {
+  let opened: { engine: Engine; dialect: Dialect };
+  try {
+    opened = dialectFor(url);
+  } catch (error) {
+    if (error instanceof TinyCloudError) throw error;
+    throw new TinyCloudError('STORAGE_UNAVAILABLE', `storage.database: cannot open ${redactUrl(url)}: ${(error as Error).message}`);
+  }
+  const db = new Kysely<Database>({ dialect: opened.dialect });
+  try {
+    await sql`select 1`.execute(db);
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrationsFor(opened.engine) } });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+  } catch (error) {
+    await db.destroy().catch(() => undefined);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TinyCloudError('STORAGE_UNAVAILABLE', `storage.database: cannot use ${redactUrl(url)}: ${reason || (error as { code?: string }).code}`);
+  }
+  return { db, engine: opened.engine, close: () => db.destroy() };
+}
+
+export async function isDatabaseHealthy(metadata: MetadataDb): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(metadata.db);
+    return true;
+  } catch {
+    return false;
+  }
+}

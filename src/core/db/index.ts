@@ -1,0 +1,3 @@
+export { openMetadataDb, isDatabaseHealthy, redactUrl, type MetadataDb } from './database.js';
+export type { Database } from './schema.js';
+export type { Engine } from './dialect.js';

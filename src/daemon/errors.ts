@@ -1,0 +1,22 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isTinyCloudError } from '../core/errors.js';
+
+/**
+ * The one place domain errors become HTTP: status from the registry, a plain-text body (WIRE §0).
+ * Internal failures are logged in full but answered with a generic 500 that echoes nothing.
+ */
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  if (isTinyCloudError(error)) {
+    if (error.status >= 500) request.log.error({ err: error }, 'request failed');
+    const headers = (error.details?.headers ?? {}) as Record<string, string>;
+    void reply.code(error.status).headers(headers).type('text/plain; charset=utf-8').send(error.message);
+    return;
+  }
+  const status = (error as FastifyError).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    void reply.code(status).type('text/plain; charset=utf-8').send(error.message);
+    return;
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  void reply.code(500).type('text/plain; charset=utf-8').send('Internal Server Error');
+}

@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../core/config/load.js';
+import { TinyCloudNode } from '../core/node.js';
+import { buildServer, type ServerOptions } from './server.js';
+
+export interface RunningDaemon {
+  node: TinyCloudNode;
+  app: FastifyInstance;
+  url: string;
+  /** Stops accepting, drains in-flight requests, then closes the node. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, options: ServerOptions = {}): Promise<RunningDaemon> {
+  const node = await TinyCloudNode.open(config);
+  const app = buildServer(node, options);
+  try {
+    await app.listen({ host: config.address, port: config.port });
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await app.close();
+      await node.close();
+    })());
+  return { node, app, url: `http://${host}:${port}`, stop };
+}

@@ -1,0 +1,36 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TinyCloudNode } from '../core/node.js';
+import { registerCors } from './cors.js';
+import { handleError } from './errors.js';
+import { ROUTES } from './routes/index.js';
+
+export interface ServerOptions {
+  /** `false` silences request logs (tests, in-process use). */
+  logger?: boolean;
+}
+
+/**
+ * Builds the HTTP adapter over a node. Bodies are never parsed up front: each route streams or parses its
+ * own body, so a 1 GiB put never sits in memory and a JSON route can cap what it reads.
+ */
+export function buildServer(node: TinyCloudNode, options: ServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : { level: node.config.logLevel, redact: ['req.headers.authorization', 'req.headers.Authorization'] },
+    // The SDK signs every request afresh; a big header is an attack, and Node answers 431 on its own.
+    routerOptions: { maxParamLength: 8192 },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  if (node.config.cors) registerCors(app);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).type('text/plain; charset=utf-8').send(`No route for ${request.method} ${request.url.split('?')[0]}`);
+  });
+  for (const register of ROUTES) register(app, node);
+  return app;
+}
