@@ -20,6 +20,8 @@ export interface PccsOptions {
   cacheDir?: string;
   at?: Date;
   timeoutMs?: number;
+  /** Used when the service has no `/rootcacrl` (Intel PCS). */
+  rootCaCrlUrl?: string;
 }
 
 export interface CollateralKey {
@@ -49,7 +51,9 @@ export async function collateralFromPccs(quoteBytes: Uint8Array, options: PccsOp
   const at = options.at ?? new Date();
   const file = options.cacheDir ? join(options.cacheDir, cacheFileName(key)) : null;
   if (file) {
-    const cached = await readFile(file, 'utf8').then(parseCollateralJson, () => null);
+    const cached = await readFile(file, 'utf8')
+      .then(parseCollateralJson)
+      .catch(() => null);
     if (cached && collateralValidAt(cached, at)) return cached;
   }
   const collateral = await fetchCollateral(key, options);
@@ -86,7 +90,7 @@ async function fetchCollateral(key: CollateralKey, options: PccsOptions): Promis
   const tcb = await get(`${base}/${key.tee}/certification/v4/tcb?fmspc=${key.fmspc.toUpperCase()}`);
   const qe = await get(`${base}/${key.tee}/certification/v4/qe/identity`);
   let rootCrl = await get(`${base}/sgx/certification/v4/rootcacrl`).catch(() => null);
-  rootCrl ??= await get(INTEL_ROOT_CA_CRL_URL);
+  rootCrl ??= await get(options.rootCaCrlUrl ?? INTEL_ROOT_CA_CRL_URL);
 
   const tcbText = tcb.body.toString('utf8');
   const qeText = qe.body.toString('utf8');
