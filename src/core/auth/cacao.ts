@@ -41,7 +41,8 @@ export interface CacaoDecodeOptions {
 const PAYLOAD_KEYS = new Set([
   'domain', 'iss', 'statement', 'aud', 'version', 'nonce', 'iat', 'exp', 'nbf', 'request_id', 'resources', 'scheme',
 ]);
-const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+// EIP-4361: at least 8 alphanumeric characters.
+const NONCE = /^[A-Za-z0-9]{8,}$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
@@ -111,7 +112,7 @@ export function decodeCacao(bytes: Uint8Array, options: CacaoDecodeOptions = {})
   const account = parseDidPkh(iss);
   if (!account.ok) return malformed(account.error.message);
   if (!aud || !isUri(aud)) return malformed('aud must be a URI');
-  if (!nonce || !VISIBLE_ASCII.test(nonce)) return malformed('nonce must be non-empty visible ASCII');
+  if (!nonce || !NONCE.test(nonce)) return malformed('nonce must be at least 8 alphanumeric characters');
   if (statement === null || (statement !== undefined && /[\r\n]/.test(statement))) {
     return malformed('statement must be one line of text');
   }
