@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { toHex } from '../../src/core/attest/bytes.js';
-import { verifyDstackQuote } from '../../src/core/attest/dstack.js';
+import { verifyAttestation, type DstackPins } from '../../src/core/attest/dstack.js';
 import { parseEventLog, replayEventLog, runtimeEventDigest } from '../../src/core/attest/event-log.js';
-import { decodeQuoteInput, type DstackQuoteResponse } from '../../src/core/attest/input.js';
+import { decodeQuoteInput } from '../../src/core/attest/input.js';
 import { parseQuote } from '../../src/core/attest/quote.js';
 import { readVector } from '../support/vectors.js';
 import { caseFor, collateral } from './support.js';
@@ -44,7 +44,7 @@ describe.each(['dstack_getquote_with_digests.json', 'dstack_getquote_tdx_lite.js
 
   test('changing one runtime payload breaks the replay against the quote', () => {
     const tampered = events.map((e) => (e.event === 'compose-hash' ? { ...e, event_payload: e.event_payload.replace(/^./, (d) => (d === '0' ? '1' : '0')), digest: '' } : e));
-    const r = verifyDstackQuote(input.quote, { event_log: JSON.stringify(tampered) }, {
+    const r = verifyAttestation(input.quote, JSON.stringify(tampered), {
       collateral: collateral(c.collateral),
       at: new Date(c.verifyAt),
     });
@@ -56,7 +56,7 @@ describe.each(['dstack_getquote_with_digests.json', 'dstack_getquote_tdx_lite.js
 test('with digests: the full verification passes and reports the dstack identity', () => {
   const c = caseFor('dstack_getquote_with_digests.json');
   const input = load(c.quote);
-  const r = verifyDstackQuote(input.quote, input.response, {
+  const r = verifyAttestation(input.quote, input.response.event_log, {
     collateral: collateral(c.collateral),
     at: new Date(c.verifyAt),
     expect: { reportData: '1234', appId: '3763bc34552cf3a27ff71ad5f7a90471562a1a2d', mrTd: c.mrTd as string },
@@ -79,8 +79,8 @@ describe('tdx-lite: recomputed digests, MRCONFIGID and pins', () => {
   const c = caseFor('dstack_getquote_tdx_lite.json');
   const input = load(c.quote);
   const compose = '86b0e55f2fa8e4fb69d890f14f54d5612707646e2573d54e0d2ddaaade77caa9';
-  const run = (expect?: Parameters<typeof verifyDstackQuote>[2]['expect'], response: Pick<DstackQuoteResponse, 'event_log'> = input.response) =>
-    verifyDstackQuote(input.quote, response, { collateral: collateral(c.collateral), at: new Date(c.verifyAt), expect });
+  const run = (expect?: DstackPins, eventLog: string = input.response.event_log) =>
+    verifyAttestation(input.quote, eventLog, { collateral: collateral(c.collateral), at: new Date(c.verifyAt), expect });
 
   test('only the PCK certificate date fails; dstack checks pass and the identity is reported', () => {
     const r = run({ composeHash: compose, appId: '0x86b0e55f2fa8e4fb69d890f14f54d5612707646e', reportData: c.reportData as string });
@@ -105,7 +105,7 @@ describe('tdx-lite: recomputed digests, MRCONFIGID and pins', () => {
     const events = parseEventLog(input.response.event_log).map((e) =>
       e.event === 'compose-hash' ? { ...e, event_payload: '00'.repeat(32) } : e,
     );
-    const r = run(undefined, { event_log: JSON.stringify(events) });
+    const r = run(undefined, JSON.stringify(events));
     expect(failing(r)).toEqual(expect.arrayContaining(['event-log-replay', 'mr-config-id']));
   });
 
@@ -113,11 +113,30 @@ describe('tdx-lite: recomputed digests, MRCONFIGID and pins', () => {
     const events = parseEventLog(input.response.event_log).map((e) =>
       e.event === 'app-id' ? { ...e, digest: 'ab'.repeat(48) } : e,
     );
-    const r = run(undefined, { event_log: JSON.stringify(events) });
+    const r = run(undefined, JSON.stringify(events));
     expect(r.checks.find((x) => x.name === 'event-log-replay')?.detail).toMatch(/\(app-id\): digest does not match its payload/);
   });
 
   test('an unparseable event log fails the replay check, not the run', () => {
-    expect(failing(run(undefined, { event_log: 'not json' }))).toContain('event-log-replay');
+    expect(failing(run(undefined, 'not json'))).toContain('event-log-replay');
+  });
+});
+
+describe('a plain quote (no event log)', () => {
+  const c = caseFor('tdx_v4_quote.bin');
+  const bytes = decodeQuoteInput(readVector('attestation', c.quote)).quote;
+  const run = (options: Omit<Parameters<typeof verifyAttestation>[2], 'collateral'>) =>
+    verifyAttestation(bytes, null, { collateral: collateral(c.collateral), at: new Date(c.verifyAt), ...options });
+
+  test('MRTD and report data pins apply; event-log pins fail for want of a log', () => {
+    const r = run({ expect: { mrTd: `0x${(c.mrTd as string).toUpperCase()}`, reportData: c.reportData as string, composeHash: '00'.repeat(32) } });
+    expect(failing(r)).toEqual(['expect-compose-hash']);
+    expect(r.checks.find((x) => x.name === 'expect-compose-hash')?.detail).toMatch(/no event log/);
+    expect(r.checks.some((x) => x.name === 'event-log-replay')).toBe(false);
+  });
+
+  test('the node binding check fails for a quote made for other report data', () => {
+    const r = run({ binding: { nodeDid: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK', nonce: 'abc' } });
+    expect(failing(r)).toEqual(['report-data-binding']);
   });
 });

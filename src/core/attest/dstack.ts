@@ -1,7 +1,7 @@
+import { bindingReportDataHex } from './binding.js';
 import { bytesEqual, fromHex, isAllZero, toHex } from './bytes.js';
 import { CheckList } from './checks.js';
 import { parseEventLog, replayEventLog, type Replay, type RuntimeEvent } from './event-log.js';
-import type { DstackQuoteResponse } from './input.js';
 import { parseQuote } from './quote.js';
 import { verifyQuote, type QuoteVerification, type VerifyQuoteOptions } from './verify.js';
 
@@ -27,14 +27,20 @@ export interface DstackVerification extends QuoteVerification {
   dstack: DstackInfo | null;
 }
 
+export interface AttestationOptions extends VerifyQuoteOptions {
+  expect?: DstackPins;
+  /** The node and nonce the report data must bind (`tinycloud attest --node`); see binding.ts. */
+  binding?: { nodeDid: string; nonce: string };
+}
+
 /**
- * Verify a dstack GetQuote response: the quote itself (Intel rules), then the event log replayed against the
- * quote's RTMRs, MRCONFIGID against the compose hash, and any pins.
+ * Verify a quote (Intel rules) and, given a dstack event log, replay it against the quote's RTMRs and check
+ * MRCONFIGID against the compose hash; then any pins and the node binding, each as its own check.
  */
-export function verifyDstackQuote(
+export function verifyAttestation(
   quoteBytes: Uint8Array,
-  response: Pick<DstackQuoteResponse, 'event_log'>,
-  options: VerifyQuoteOptions & { expect?: DstackPins },
+  eventLog: string | null,
+  options: AttestationOptions,
 ): DstackVerification {
   const base = verifyQuote(quoteBytes, options);
   const checks = new CheckList();
@@ -44,9 +50,9 @@ export function verifyDstackQuote(
   if (quote.body.kind === 'sgx') return { ...base, dstack: null };
   const td = quote.body.td;
 
-  const replayed = replayLog(response.event_log);
-  const info = 'replay' in replayed ? describe(replayed.replay.runtimeEvents) : null;
-  checks.run('event-log-replay', () => {
+  const replayed = eventLog === null ? null : replayLog(eventLog);
+  const info = replayed && 'replay' in replayed ? describe(replayed.replay.runtimeEvents) : null;
+  if (replayed) checks.run('event-log-replay', () => {
     if (!('replay' in replayed)) return { ok: false, detail: `event log does not parse: ${replayed.error}` };
     const { replay } = replayed;
     if (replay.problems.length) return { ok: false, detail: replay.problems.join('; ') };
@@ -57,7 +63,7 @@ export function verifyDstackQuote(
     return { ok: true, detail: `RTMR0–3 reproduced; ${replay.runtimeEvents.length} runtime events` };
   });
 
-  checks.run('mr-config-id', () => {
+  if (replayed) checks.run('mr-config-id', () => {
     if (isAllZero(td.mrConfigId)) return { ok: true, detail: 'not set' };
     const compose = info?.composeHash;
     if (!compose) return { ok: false, detail: 'MRCONFIGID is set but the event log has no compose-hash' };
@@ -75,13 +81,21 @@ export function verifyDstackQuote(
       const w = toHex(fromHex(want));
       const a = actual ?? '';
       const ok = a !== '' && (pad ? w.padEnd(pad * 2, '0') === a : w === a);
-      return { ok, detail: ok ? w : `expected ${w}, got ${a || 'none'}` };
+      return { ok, detail: ok ? w : `expected ${w}, got ${a || (replayed ? 'none' : 'no event log')}` };
     });
   };
   pin('expect-compose-hash', pins.composeHash, info?.composeHash);
   pin('expect-app-id', pins.appId, info?.appId);
   pin('expect-mrtd', pins.mrTd, toHex(td.mrTd));
   pin('expect-report-data', pins.reportData, toHex(td.reportData), 64);
+  const binding = options.binding;
+  if (binding) {
+    checks.run('report-data-binding', () => {
+      const expected = bindingReportDataHex(binding.nodeDid, binding.nonce);
+      const ok = expected === toHex(td.reportData);
+      return { ok, detail: ok ? `binds ${binding.nodeDid} and the nonce` : `report data does not bind ${binding.nodeDid} and nonce ${binding.nonce}` };
+    });
+  }
 
   return { ...base, ok: checks.ok, checks: checks.items, dstack: info };
 }

@@ -1,7 +1,7 @@
 export { BINDING_TAG, bindingReportData, bindingReportDataHex, isValidNonce } from './binding.js';
 export { CHECK_NAMES, type Check, type CheckName } from './checks.js';
 export { parseCollateralJson, collateralToJson, CollateralFormatError, type Collateral } from './collateral.js';
-export { verifyDstackQuote, type DstackInfo, type DstackPins, type DstackVerification } from './dstack.js';
+export { verifyAttestation, type AttestationOptions, type DstackInfo, type DstackPins, type DstackVerification } from './dstack.js';
 export { parseEventLog, replayEventLog, runtimeEventDigest, type DstackEvent } from './event-log.js';
 export { decodeQuoteInput, dstackInput, QuoteInputError, type DstackQuoteResponse, type QuoteInput } from './input.js';
 export { INTEL_SGX_ROOT_CA_SHA256 } from './intel-root.js';
