@@ -26,7 +26,7 @@ export interface Config {
   keys: { type: 'Static'; secret: Secret; secretFile?: string };
   spaces: { allowlist?: string };
   invocation: { maxLifetimeSecs: number };
-  tee: { mode: 'Auto' | 'Dstack' | 'Off' };
+  tee: { mode: 'Auto' | 'Dstack' | 'Off'; endpoint?: string };
   /** `TINYCLOUD_ADMIN_SECRET`: guards the /admin routes; unset = admin routes answer 503. */
   adminSecret?: Secret;
   /** Keys in the file that this build does not know (reported, not fatal). */
@@ -208,7 +208,7 @@ export function validateConfig(raw: RawConfig): Config {
     keys: { type: 'Static', secret: new Secret(secret ?? new Uint8Array()), secretFile: secret && raw.values.has('keys.secret') ? undefined : secretFile },
     spaces: { allowlist: get<string>('spaces.allowlist') },
     invocation: { maxLifetimeSecs: get<number>('invocation.max_lifetime_secs') ?? 300 },
-    tee: { mode: get<'Auto' | 'Dstack' | 'Off'>('tee.mode') ?? 'Auto' },
+    tee: { mode: get<'Auto' | 'Dstack' | 'Off'>('tee.mode') ?? 'Auto', endpoint: get<string>('tee.endpoint') ?? (raw.env.DSTACK_SIMULATOR_ENDPOINT || undefined) },
     adminSecret: adminSecret ? new Secret(new TextEncoder().encode(adminSecret)) : undefined,
     warnings: raw.warnings,
   };

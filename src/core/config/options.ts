@@ -112,6 +112,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'spaces.allowlist', doc: 'URL consulted before a new space is hosted', example: '"https://allowlist.example/spaces"', parse: url(['http:', 'https:'], 'an http(s) URL') },
   { key: 'invocation.max_lifetime_secs', doc: 'Longest invocation lifetime accepted, in seconds', example: '300', defaultText: '300', parse: integer(1, 86400, 'a number of seconds from 1 to 86400') },
   { key: 'tee.mode', doc: 'TEE integration: Auto, Dstack or Off', example: '"Auto"', defaultText: 'Auto', parse: oneOf('Auto', 'Dstack', 'Off') },
+  { key: 'tee.endpoint', doc: 'dstack guest agent: socket path or simulator URL (also DSTACK_SIMULATOR_ENDPOINT)', example: '"/var/run/dstack.sock"', defaultText: '/var/run/dstack.sock', parse: string('a socket path or http(s) URL') },
 ];
 
 /** `storage.blocks.path` → `TINYCLOUD_STORAGE_BLOCKS_PATH` (the reference's legacy form) and `…__BLOCKS__…`. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TinyCloudNode } from '../../core/node.js';
+import { registerAttestationRoute } from './attestation.js';
 import { registerHealthzRoute } from './healthz.js';
 import { registerInfoRoute } from './info.js';
 import { registerOptionsRoute } from './options.js';
@@ -13,4 +14,5 @@ export const ROUTES: RouteRegistration[] = [
   registerHealthzRoute,
   registerInfoRoute,
   registerPeerGenerateRoute,
+  registerAttestationRoute,
 ];
