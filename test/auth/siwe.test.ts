@@ -34,7 +34,7 @@ describe('EIP-4361 rendering', () => {
   it.each(vectors<{ msg: VectorFields; error: string }>('message_objects.json').filter(([, v]) => v.error === 'none'))(
     'renders %s exactly as the siwe package does',
     (_, v) => {
-      const reference = new SiweMessage({ ...v.msg, version: '1' }).prepareMessage();
+      const reference = new SiweMessage({ ...v.msg, resources: v.msg.resources && [...v.msg.resources], version: '1' }).prepareMessage();
       // The siwe package writes an empty `Resources:` list; a CACAO omits it (and so does the Rust node).
       const expected = v.msg.resources?.length === 0 ? reference.replace(/\nResources:$/, '') : reference;
       expect(renderSiweMessage(fieldsOf(v.msg))).toBe(expected);
