@@ -1,3 +1,4 @@
+import { AuthEngine, systemClock, type Clock } from './auth/engine/index.js';
 import type { Config } from './config/load.js';
 import { openMetadataDb, type MetadataDb } from './db/database.js';
 import { NodeKeys } from './keys/node-keys.js';
@@ -11,6 +12,11 @@ export interface NodeInfo {
   inTEE: boolean;
 }
 
+export interface NodeOptions {
+  /** Epoch seconds; pinned in tests and replays of captured traffic. Defaults to the wall clock. */
+  clock?: Clock;
+}
+
 /**
  * The composition root: everything the engine needs, opened once from a validated Config and released by
  * `close()`. The daemon and the CLI both hold one, so in-process commands run exactly what the daemon serves.
@@ -18,16 +24,23 @@ export interface NodeInfo {
 export class TinyCloudNode {
   readonly #features = new Set<string>();
 
+  /** Delegations, invocations, revocations (WIRE §2). */
+  readonly auth: AuthEngine;
+
   private constructor(
     readonly config: Config,
     readonly metadata: MetadataDb,
     readonly keys: NodeKeys,
-  ) {}
+    readonly clock: Clock,
+  ) {
+    this.auth = new AuthEngine(metadata, config, { clock });
+    this.auth.start();
+  }
 
-  static async open(config: Config): Promise<TinyCloudNode> {
+  static async open(config: Config, options: NodeOptions = {}): Promise<TinyCloudNode> {
     const keys = await NodeKeys.create(config.keys.secret);
     const metadata = await openMetadataDb(config.storage.database);
-    return new TinyCloudNode(config, metadata, keys);
+    return new TinyCloudNode(config, metadata, keys, options.clock ?? systemClock);
   }
 
   get nodeDid(): string {
@@ -50,6 +63,7 @@ export class TinyCloudNode {
   }
 
   async close(): Promise<void> {
+    this.auth.close();
     await this.metadata.close();
   }
 }

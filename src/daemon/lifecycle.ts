@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config/load.js';
-import { TinyCloudNode } from '../core/node.js';
+import { TinyCloudNode, type NodeOptions } from '../core/node.js';
 import { buildServer, type ServerOptions } from './server.js';
 
 export interface RunningDaemon {
@@ -11,8 +11,8 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: Config, options: ServerOptions = {}): Promise<RunningDaemon> {
-  const node = await TinyCloudNode.open(config);
+export async function startDaemon(config: Config, options: ServerOptions & NodeOptions = {}): Promise<RunningDaemon> {
+  const node = await TinyCloudNode.open(config, { clock: options.clock });
   const app = buildServer(node, options);
   try {
     await app.listen({ host: config.address, port: config.port });

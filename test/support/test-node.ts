@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/core/config/load.js';
 import { initDataDir } from '../../src/core/datadir.js';
+import type { Clock } from '../../src/core/auth/engine/types.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/lifecycle.js';
 
 export interface TestNode extends RunningDaemon {
@@ -18,16 +19,17 @@ export function tempDir(prefix = 'tinycloud-test-'): string {
 
 /**
  * Boots a real node in-process on 127.0.0.1 and a free port, over a fresh data dir (SQLite + local blocks
- * unless `env` says otherwise). `env` takes TINYCLOUD_* variables exactly as an operator would set them.
+ * unless `env` says otherwise). `env` takes TINYCLOUD_* variables exactly as an operator would set them; `clock`
+ * pins the engine's time (epoch seconds).
  */
-export async function startTestNode(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestNode> {
+export async function startTestNode(options: { env?: Record<string, string>; dataDir?: string; clock?: Clock } = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? tempDir();
   if (!options.dataDir) await initDataDir(dataDir);
   const config = loadConfig({
     env: { TINYCLOUD_LOG_LEVEL: 'silent', ...options.env },
     flags: { 'storage.datadir': dataDir, port: 0, address: '127.0.0.1' },
   });
-  const daemon = await startDaemon(config, { logger: false });
+  const daemon = await startDaemon(config, { logger: false, clock: options.clock });
   return {
     ...daemon,
     dataDir,

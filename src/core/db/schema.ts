@@ -31,6 +31,8 @@ export interface DelegationTable {
   terminal: Int;
   serialization: Bytes;
   received_at: number;
+  /** BLAKE3 of the signed bytes (SIWE text / JWS signing input); unique (migration 002). */
+  signed_digest: Bytes | null;
 }
 
 export interface InvocationTable {

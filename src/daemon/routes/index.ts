@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { TinyCloudNode } from '../../core/node.js';
 import { registerAttestationRoute } from './attestation.js';
+import { registerDelegateRoute } from './delegate.js';
+import { registerDelegationStatusRoute } from './delegation-status.js';
 import { registerHealthzRoute } from './healthz.js';
 import { registerInfoRoute } from './info.js';
 import { registerOptionsRoute } from './options.js';
+import { registerInvokeRoute } from './invoke.js';
 import { registerPeerGenerateRoute } from './peer-generate.js';
+import { registerRevokeRoute } from './revoke.js';
 
 export type RouteRegistration = (app: FastifyInstance, node: TinyCloudNode) => void;
 
@@ -14,5 +18,9 @@ export const ROUTES: RouteRegistration[] = [
   registerHealthzRoute,
   registerInfoRoute,
   registerPeerGenerateRoute,
+  registerDelegateRoute,
+  registerInvokeRoute,
+  registerRevokeRoute,
+  registerDelegationStatusRoute,
   registerAttestationRoute,
 ];

@@ -1,0 +1,137 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { Caveat } from '../types.js';
+
+/** Ancestry walks stop here; a longer chain fails closed (WIRE §2.7 caps traversal at 64 nodes). */
+export const MAX_CHAIN_NODES = 64;
+
+/** One stored delegation reached while walking up from a cited parent. */
+export interface ChainNode {
+  readonly id: Uint8Array;
+  readonly delegator: string;
+  readonly delegatee: string;
+  readonly expiry: number | null;
+  readonly notBefore: number | null;
+  readonly terminal: boolean;
+  readonly revoked: boolean;
+}
+
+/** The ancestry of one cited parent: the parent itself (depth 0) and every delegation above it. */
+export interface Lineage {
+  readonly parent: ChainNode;
+  /** The parent and all its ancestors, each once. */
+  readonly nodes: readonly ChainNode[];
+  /** More than MAX_CHAIN_NODES delegations above this parent. */
+  readonly truncated: boolean;
+}
+
+export interface StoredAbility {
+  readonly delegation: Uint8Array;
+  readonly resource: string;
+  readonly ability: string;
+  readonly caveats: readonly Caveat[];
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+export const idKey = hex;
+
+interface RawChainRow {
+  origin: Uint8Array;
+  id: Uint8Array;
+  delegator: string;
+  delegatee: string;
+  expiry: number | string | null;
+  not_before: number | string | null;
+  terminal: number | string | boolean;
+  revoked: number | string | boolean;
+}
+
+const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
+const flag = (v: number | string | boolean): boolean => v === true || Number(v) === 1;
+
+/**
+ * Every cited parent with its whole ancestry and revocation state, in ONE statement (a recursive CTE over
+ * `parent_delegation`): the invocation budget (WIRE §2.8 with ≤ 5 statements per depth-1 request) depends on it.
+ * Parents that are not stored are absent from the map.
+ */
+export async function loadLineages(db: Kysely<Database>, parents: readonly Uint8Array[]): Promise<Map<string, Lineage>> {
+  const lineages = new Map<string, Lineage>();
+  if (parents.length === 0) return lineages;
+  const ids = sql.join(parents.map((p) => sql`${p}`));
+  const { rows } = await sql<RawChainRow>`
+    with recursive chain (origin, id, depth) as (
+      select d.id, d.id, 0 from delegation d where d.id in (${ids})
+      union
+      select chain.origin, pd.parent, chain.depth + 1
+        from parent_delegation pd join chain on pd.child = chain.id
+        where chain.depth < ${sql.lit(MAX_CHAIN_NODES)}
+    )
+    select distinct chain.origin as origin, d.id as id, d.delegator as delegator, d.delegatee as delegatee,
+      d.expiry as expiry, d.not_before as not_before, d.terminal as terminal,
+      case when exists (select 1 from revocation r where r.revoked = d.id) then 1 else 0 end as revoked
+    from chain join delegation d on d.id = chain.id
+  `.execute(db);
+
+  const grouped = new Map<string, { parent?: ChainNode; nodes: Map<string, ChainNode> }>();
+  for (const row of rows) {
+    const origin = hex(row.origin);
+    const node: ChainNode = {
+      id: new Uint8Array(row.id),
+      delegator: row.delegator,
+      delegatee: row.delegatee,
+      expiry: num(row.expiry),
+      notBefore: num(row.not_before),
+      terminal: flag(row.terminal),
+      revoked: flag(row.revoked),
+    };
+    const group = grouped.get(origin) ?? { nodes: new Map<string, ChainNode>() };
+    const key = hex(node.id);
+    group.nodes.set(key, node);
+    if (key === origin) group.parent = node;
+    grouped.set(origin, group);
+  }
+  for (const [origin, group] of grouped) {
+    if (!group.parent) continue;
+    lineages.set(origin, {
+      parent: group.parent,
+      nodes: [...group.nodes.values()],
+      truncated: group.nodes.size > MAX_CHAIN_NODES,
+    });
+  }
+  return lineages;
+}
+
+/** Stored caveats are a JSON map `{"0": nb0, "1": nb1, …}` (WIRE §2.7); `{}` means unconstrained. */
+export function caveatsFromJson(text: string): Caveat[] {
+  const map = JSON.parse(text) as Record<string, Caveat>;
+  return Object.keys(map)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((k) => map[k] as Caveat);
+}
+
+export function caveatsToJson(caveats: readonly Caveat[]): string {
+  return JSON.stringify(Object.fromEntries(caveats.map((c, i) => [String(i), c])));
+}
+
+export async function loadAbilities(db: Kysely<Database>, delegations: readonly Uint8Array[]): Promise<StoredAbility[]> {
+  if (delegations.length === 0) return [];
+  const rows = await db
+    .selectFrom('ability')
+    .select(['delegation', 'resource', 'ability', 'caveats'])
+    .where('delegation', 'in', [...delegations])
+    .execute();
+  return rows.map((r) => ({
+    delegation: new Uint8Array(r.delegation),
+    resource: r.resource,
+    ability: r.ability,
+    caveats: caveatsFromJson(r.caveats),
+  }));
+}
+
+/**
+ * A delegation is usable at `now` when its own window and every ancestor's window contain `now`
+ * (`now < exp`, `now ≥ nbf`; WIRE §2.8 step 6).
+ */
+export function inWindow(node: Pick<ChainNode, 'expiry' | 'notBefore'>, now: number): boolean {
+  return (node.expiry === null || now < node.expiry) && (node.notBefore === null || now >= node.notBefore);
+}

@@ -1,0 +1,96 @@
+import { err, ok, type Result } from '../../result.js';
+import { checkTimeWindow, verifyEnvelope } from '../envelope.js';
+import type { Capability, SignedEnvelope, UcanEnvelope } from '../types.js';
+import { idKey, inWindow, loadAbilities, loadLineages, MAX_CHAIN_NODES } from './chain-store.js';
+import { coverage, dependentCapabilities, spacesOf } from './containment.js';
+import { cidTextOf, dbOf, type EngineContext } from './context.js';
+import { consumeInvocation, replayExpiry } from './replay.js';
+import type { AuthorizedInvocation } from './types.js';
+
+const unauthorizedAction = (cap: Capability) =>
+  err('AUTH_UNAUTHORIZED_ACTION', `Unauthorized Action: ${cap.resource} / ${cap.ability}`);
+
+/**
+ * Admission of any invocation (WIRE §1.6 steps 1–3): a UCAN, inside its time window, no longer-lived than the
+ * cap, and signed by its issuer. The signature is the only public-key operation an invocation costs.
+ */
+export function admitInvocation(ctx: EngineContext, env: SignedEnvelope, now: number): Result<UcanEnvelope> {
+  if (env.kind !== 'ucan') return err('AUTH_MALFORMED', 'Invocations must be UCANs');
+  const window = checkTimeWindow(env, now);
+  if (!window.ok) return window;
+  if ((env.info.expiry as number) - now > ctx.maxLifetimeSecs) {
+    return err('AUTH_LIFETIME_EXCEEDED', 'Invocation lifetime exceeds server maximum');
+  }
+  const verified = verifyEnvelope(env, now);
+  if (!verified.ok) return verified;
+  return ok(env);
+}
+
+/** Single use (WIRE §2.12): the token's multihash goes into `invocation_replay`; a second use is 409. */
+export async function consumeOnce(ctx: EngineContext, env: UcanEnvelope, now: number): Promise<Result<void>> {
+  const expiresAt = replayExpiry(env.info.expiry as number, now, ctx.maxLifetimeSecs);
+  const fresh = await consumeInvocation(dbOf(ctx), ctx.metadata.engine, env.multihash, expiresAt);
+  return fresh ? ok(undefined) : err('DUPLICATE_INVOCATION', 'duplicate invocation');
+}
+
+/**
+ * Authorize an invocation (WIRE §2.8): admission, then the cited parents (stored, distinct, delegated to the
+ * invoker, nothing revoked up the chain, every ancestor in its window), containment of each capability the
+ * invoker does not own, existence of every space named, and finally single use. Statements for a depth-1
+ * chain: lineage (1), abilities (1), spaces (0–1, cached), replay (1).
+ */
+export async function authorizeInvocation(ctx: EngineContext, env: SignedEnvelope): Promise<Result<AuthorizedInvocation>> {
+  const now = ctx.clock();
+  const admitted = admitInvocation(ctx, env, now);
+  if (!admitted.ok) return admitted;
+  const ucan = admitted.value;
+  const { info } = ucan;
+  if (info.capabilities.length === 0) return err('AUTH_MALFORMED', 'Invocation grants nothing');
+  const db = dbOf(ctx);
+
+  const dependent = dependentCapabilities(info.delegator, info.capabilities);
+  if (dependent.length > 0) {
+    if (info.parents.length === 0) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
+    if (info.parents.length > MAX_CHAIN_NODES) return err('AUTH_CHAIN_TOO_LONG', 'Too many parent delegations');
+    if (new Set(info.parents.map(idKey)).size !== info.parents.length) {
+      return err('AUTH_PARENT_NOT_FOUND', 'Parent delegations must be distinct');
+    }
+    const lineages = await loadLineages(db, info.parents);
+    const usable: Uint8Array[] = [];
+    for (const [index, cited] of info.parents.entries()) {
+      const lineage = lineages.get(idKey(cited));
+      if (!lineage) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
+      const { parent } = lineage;
+      if (parent.delegatee !== info.delegator) return err('AUTH_UNAUTHORIZED_INVOKER', `Unauthorized Invoker: ${info.delegator}`);
+      if (lineage.truncated) return err('AUTH_CHAIN_TOO_LONG', 'Delegation chain too long');
+      if (parent.revoked) return err('AUTH_REVOKED', `delegation-revoked: ${info.parentCids[index]?.toString() ?? cidTextOf(cited)}`);
+      if (lineage.nodes.some((n) => n.revoked)) return err('AUTH_REVOKED', 'delegation-ancestor-revoked');
+      if (lineage.nodes.every((n) => inWindow(n, now))) usable.push(parent.id);
+    }
+    const grants = await loadAbilities(db, usable);
+    for (const cap of dependent) {
+      if (coverage(cap, grants) !== 'covered') return unauthorizedAction(cap);
+    }
+  }
+
+  const spaces = spacesOf(info.capabilities);
+  if (spaces.length > 0) {
+    const hosted = await ctx.spaces.existing(db, spaces);
+    if (spaces.some((s) => !hosted.has(s))) return err('SPACE_NOT_FOUND', 'Space not found');
+  }
+
+  const once = await consumeOnce(ctx, ucan, now);
+  if (!once.ok) return once;
+  return ok({
+    envelope: ucan,
+    info,
+    invoker: info.delegator,
+    capabilities: info.capabilities,
+    spaces,
+    cid: ucan.cid,
+    multihash: ucan.multihash,
+    facts: info.facts,
+    dialect: ucan.dialect,
+    authorizedAt: now,
+  });
+}
