@@ -57,22 +57,23 @@ export function certsFromPem(pem: string | Uint8Array): Cert[] {
 }
 
 export const INTEL_ROOT: Cert = parseCert(INTEL_SGX_ROOT_CA_DER);
+if (INTEL_ROOT.sha256 !== INTEL_SGX_ROOT_CA_SHA256) throw new Error('Intel SGX Root CA fingerprint mismatch');
 
 export type ChainResult = { ok: true; chain: Cert[] } | { ok: false; reason: string };
 
 /**
- * Check that each certificate is issued and signed by the next, ending at the pinned Intel root (by DER
+ * Check that each certificate is issued and signed by the next, ending at the pinned root (by DER
  * fingerprint; a chain that omits the root gets it appended). Validity dates are checked separately.
  */
-export function verifyChainToIntelRoot(certs: Cert[], what: string): ChainResult {
+export function verifyChainToRoot(certs: Cert[], root: Cert, what: string): ChainResult {
   if (certs.length === 0) return { ok: false, reason: `${what}: no certificates` };
   const chain = [...certs];
   const last = chain[chain.length - 1];
-  if (last.sha256 !== INTEL_SGX_ROOT_CA_SHA256) {
-    if (bytesEqual(last.subjectDer, INTEL_ROOT.subjectDer)) {
-      return { ok: false, reason: `${what}: root "${last.commonName}" is not the pinned Intel SGX Root CA` };
+  if (last.sha256 !== root.sha256) {
+    if (bytesEqual(last.subjectDer, root.subjectDer)) {
+      return { ok: false, reason: `${what}: root "${last.commonName}" is not the pinned ${root.commonName}` };
     }
-    chain.push(INTEL_ROOT);
+    chain.push(root);
   }
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i];
@@ -85,9 +86,7 @@ export function verifyChainToIntelRoot(certs: Cert[], what: string): ChainResult
       return { ok: false, reason: `${what}: signature of "${cert.commonName}" is invalid` };
     }
   }
-  if (!INTEL_ROOT.x509.verify(INTEL_ROOT.x509.publicKey)) {
-    return { ok: false, reason: 'Intel SGX Root CA self-signature is invalid' };
-  }
+  if (!root.x509.verify(root.x509.publicKey)) return { ok: false, reason: `${root.commonName} self-signature is invalid` };
   return { ok: true, chain };
 }
 

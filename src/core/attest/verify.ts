@@ -1,5 +1,5 @@
 import { bytesEqual, isAllZero, sha256 } from './bytes.js';
-import { certsFromPem, INTEL_ROOT, iso, validityProblems, verifyChainToIntelRoot, type Cert } from './certs.js';
+import { certsFromPem, INTEL_ROOT, iso, parseCert, validityProblems, verifyChainToRoot, type Cert } from './certs.js';
 import { CheckList, type Check } from './checks.js';
 import type { Collateral } from './collateral.js';
 import { crlSignedBy, parseCrl, type Crl } from './crl.js';
@@ -24,6 +24,11 @@ export interface VerifyQuoteOptions {
   at?: Date;
   /** SGX quotes are rejected unless this is set (the CLI and node only deal in TDX). */
   allowSgx?: boolean;
+  /**
+   * DER of a root CA to trust instead of the Intel SGX Root CA: Intel's pre-production root or a test PKI.
+   * Never for production verdicts; the PCK chain check says so when it is used.
+   */
+  rootCaDer?: Uint8Array;
   /** TCB statuses that pass; every status but Revoked by default. */
   acceptedTcbStatuses?: readonly TcbStatus[];
 }
@@ -43,6 +48,8 @@ const DEFAULT_ACCEPTED = TCB_STATUSES.filter((s) => s !== 'Revoked');
 /** Verify a DCAP quote against collateral with Intel's rules; every check is reported, pass or fail. */
 export function verifyQuote(bytes: Uint8Array, options: VerifyQuoteOptions): QuoteVerification {
   const at = options.at ?? new Date();
+  const root = options.rootCaDer ? parseCert(options.rootCaDer) : INTEL_ROOT;
+  const customRoot = root.sha256 !== INTEL_ROOT.sha256;
   const checks = new CheckList();
   let quote: Quote;
   try {
@@ -86,10 +93,11 @@ export function verifyQuote(bytes: Uint8Array, options: VerifyQuoteOptions): Quo
   });
   checks.run('pck-chain', () => {
     if (pckCerts.length === 0) return { ok: false, detail: 'no PEM certificates in the quote' };
-    const r = verifyChainToIntelRoot(pckCerts, 'PCK chain');
+    const r = verifyChainToRoot(pckCerts, root, 'PCK chain');
     if (!r.ok) return { ok: false, detail: r.reason };
     if (!pck) return { ok: false, detail: 'PCK certificate has no readable SGX extension' };
-    return { ok: true, detail: r.chain.map((c) => c.commonName).join(' → ') };
+    const path = r.chain.map((c) => c.commonName).join(' → ');
+    return { ok: true, detail: customRoot ? `${path} (CUSTOM ROOT ${root.sha256}, not Intel's)` : path };
   });
 
   const c = options.collateral;
@@ -101,15 +109,13 @@ export function verifyQuote(bytes: Uint8Array, options: VerifyQuoteOptions): Quo
   const allCerts = uniqueCerts([...pckCerts, ...tcbCerts, ...qeCerts, ...crlCerts]);
   checks.run('root-ca-crl', () => {
     const crl = parsed.rootCaCrl();
-    if (!bytesEqual(crl.issuerDer, INTEL_ROOT.subjectDer) || !crlSignedBy(crl, INTEL_ROOT)) {
-      return { ok: false, detail: 'root CA CRL is not signed by the Intel SGX Root CA' };
+    if (!bytesEqual(crl.issuerDer, root.subjectDer) || !crlSignedBy(crl, root)) {
+      return { ok: false, detail: `root CA CRL is not signed by the ${root.commonName}` };
     }
-    const intermediates = allCerts.filter(
-      (x) => x.sha256 !== INTEL_ROOT.sha256 && bytesEqual(x.issuerDer, INTEL_ROOT.subjectDer),
-    );
+    const intermediates = allCerts.filter((x) => x.sha256 !== root.sha256 && bytesEqual(x.issuerDer, root.subjectDer));
     const revoked = intermediates.filter((x) => crl.revoked.has(x.serial));
     if (revoked.length) return { ok: false, detail: `revoked by the root CA: ${names(revoked)}` };
-    return { ok: true, detail: `signed by the Intel SGX Root CA; ${names(intermediates)} not revoked` };
+    return { ok: true, detail: `signed by the ${root.commonName}; ${names(intermediates)} not revoked` };
   });
   checks.run('pck-crl', () => {
     const crl = parsed.pckCrl();
@@ -119,13 +125,13 @@ export function verifyQuote(bytes: Uint8Array, options: VerifyQuoteOptions): Quo
       return { ok: false, detail: `PCK CRL is not issued by "${ca.commonName}" (wrong CA: platform vs processor?)` };
     }
     if (!crlSignedBy(crl, ca)) return { ok: false, detail: `PCK CRL is not signed by "${ca.commonName}"` };
-    const issuer = verifyChainToIntelRoot(crlCerts, 'PCK CRL issuer chain');
+    const issuer = verifyChainToRoot(crlCerts, root, 'PCK CRL issuer chain');
     if (!issuer.ok) return { ok: false, detail: issuer.reason };
     if (crl.revoked.has(leaf.serial)) return { ok: false, detail: `PCK certificate ${leaf.serial} is revoked` };
     return { ok: true, detail: `signed by "${ca.commonName}"; PCK certificate not among ${crl.revoked.size} revoked` };
   });
-  checks.run('tcb-info-signature', () => signedJson(tcbCerts, c.tcbInfo, c.tcbInfoSignature, 'TCB info'));
-  checks.run('qe-identity-signature', () => signedJson(qeCerts, c.qeIdentity, c.qeIdentitySignature, 'QE identity'));
+  checks.run('tcb-info-signature', () => signedJson(tcbCerts, root, c.tcbInfo, c.tcbInfoSignature, 'TCB info'));
+  checks.run('qe-identity-signature', () => signedJson(qeCerts, root, c.qeIdentity, c.qeIdentitySignature, 'QE identity'));
   checks.run('certificate-validity', () => {
     const problems = validityProblems(allCerts, at);
     return { ok: problems.length === 0, detail: problems.length ? `at ${iso(at)}: ${problems.join('; ')}` : `${allCerts.length} certificates valid at ${iso(at)}` };
@@ -251,8 +257,8 @@ function parseCollateralParts(c: Collateral): CollateralParts {
   };
 }
 
-function signedJson(certs: Cert[], json: string, signature: Uint8Array, what: string) {
-  const chain = verifyChainToIntelRoot(certs, `${what} issuer chain`);
+function signedJson(certs: Cert[], root: Cert, json: string, signature: Uint8Array, what: string) {
+  const chain = verifyChainToRoot(certs, root, `${what} issuer chain`);
   if (!chain.ok) return { ok: false, detail: chain.reason };
   const ok = verifyP256(certs[0].x509.publicKey, Buffer.from(json, 'utf8'), signature);
   return { ok, detail: ok ? `signed by "${certs[0].commonName}"` : `${what} signature does not verify over its JSON bytes` };
