@@ -1,0 +1,272 @@
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import type { Engine } from '../../db/dialect.js';
+import type { Database, KvDeleteTable, KvWriteTable } from '../../db/schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** The live entry of a key: its last write, or the delete that ended it. */
+export interface CurrentEntry {
+  key: string;
+  /** 34-byte multihash of the invocation that wrote or deleted it. */
+  invocation: Uint8Array;
+  seq: number;
+  epoch: Uint8Array;
+  epochSeq: number;
+  /** 32-byte content digest; undefined when deleted. */
+  value?: Uint8Array;
+  size: number;
+  metadata: string;
+  deleted: boolean;
+  /** When the live value was written (seconds); undefined when deleted. */
+  writtenAt?: number;
+}
+
+/** One version of a key: a write or a delete, in the space's epoch order. */
+export interface KeyVersion {
+  invocation: Uint8Array;
+  seq: number;
+  epoch: Uint8Array;
+  epochSeq: number;
+  writer: string;
+  at: number;
+  deleted: boolean;
+  value?: Uint8Array;
+  size: number;
+  metadata: string;
+}
+
+/** Position in epoch order: (seq, epoch_seq), ties broken by the invocation multihash. */
+export interface EpochPosition {
+  seq: number;
+  epochSeq: number;
+  invocation: Uint8Array;
+}
+
+/**
+ * Last-writer-wins order of two versions of a key: the later epoch position wins, and two events at the same
+ * position (possible only when epochs from different nodes meet) resolve by the larger invocation multihash.
+ * A total order over data every node holds, so every node picks the same winner whatever the arrival order.
+ */
+export function compareEpochPosition(a: EpochPosition, b: EpochPosition): number {
+  return a.seq - b.seq || a.epochSeq - b.epochSeq || Buffer.compare(a.invocation, b.invocation);
+}
+
+const bytes = (value: Uint8Array): Uint8Array => new Uint8Array(value);
+
+/** Keys compare by code point on every engine: PostgreSQL is told so, the others use binary collations. */
+function keyRef(engine: Engine): RawBuilder<string> {
+  return engine === 'postgres' ? sql<string>`${sql.ref('current_kv.key')} collate "C"` : sql<string>`${sql.ref('current_kv.key')}`;
+}
+
+/**
+ * `key` starts with `prefix`, as a plain string match. LIKE (and SQLite's case-sensitive GLOB, since SQLite's
+ * LIKE ignores ASCII case) with every wildcard character in the prefix escaped, so `a_%` matches only keys
+ * that start with those three characters.
+ */
+export function prefixMatch(engine: Engine, prefix: string): RawBuilder<boolean> {
+  const key = sql.ref('current_kv.key');
+  if (engine === 'sqlite') {
+    const glob = prefix.replace(/[*?[]/g, (c) => `[${c}]`);
+    return sql<boolean>`${key} glob ${`${glob}*`}`;
+  }
+  const like = prefix.replace(/[!%_]/g, (c) => `!${c}`);
+  return sql<boolean>`${key} like ${`${like}%`} escape '!'`;
+}
+
+/** Read-only queries of the KV tables; it has no way to write. */
+export class KvReader {
+  constructor(
+    private readonly db: Db,
+    private readonly engine: Engine,
+  ) {}
+
+  async current(space: string, key: string): Promise<CurrentEntry | undefined> {
+    const row = await this.db
+      .selectFrom('current_kv')
+      .leftJoin('kv_write', (join) =>
+        join
+          .onRef('kv_write.space', '=', 'current_kv.space')
+          .onRef('kv_write.key', '=', 'current_kv.key')
+          .onRef('kv_write.invocation', '=', 'current_kv.invocation'),
+      )
+      .select([
+        'current_kv.key',
+        'current_kv.invocation',
+        'current_kv.seq',
+        'current_kv.epoch',
+        'current_kv.epoch_seq',
+        'current_kv.value',
+        'current_kv.size',
+        'current_kv.metadata',
+        'current_kv.deleted',
+        'kv_write.written_at',
+      ])
+      .where('current_kv.space', '=', space)
+      .where('current_kv.key', '=', key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const deleted = Number(row.deleted) !== 0;
+    return {
+      key: row.key,
+      invocation: bytes(row.invocation),
+      seq: Number(row.seq),
+      epoch: bytes(row.epoch),
+      epochSeq: Number(row.epoch_seq),
+      ...(!deleted && row.value && { value: bytes(row.value) }),
+      size: Number(row.size),
+      metadata: row.metadata,
+      deleted,
+      ...(!deleted && row.written_at !== null && { writtenAt: Number(row.written_at) }),
+    };
+  }
+
+  /** Live keys of a space starting with `prefix`, ascending, after `after` when given. */
+  async keys(space: string, prefix: string, after: string | undefined, limit: number): Promise<string[]> {
+    let query = this.db
+      .selectFrom('current_kv')
+      .select('current_kv.key')
+      .where('current_kv.space', '=', space)
+      .where('current_kv.deleted', '=', 0);
+    if (prefix) query = query.where(prefixMatch(this.engine, prefix));
+    if (after !== undefined) query = query.where(keyRef(this.engine), '>', after);
+    const rows = await query.orderBy(keyRef(this.engine)).limit(limit).execute();
+    return rows.map((r) => r.key);
+  }
+
+  /** One write of a key by the invocation with this multihash. */
+  async write(space: string, key: string, invocation: Uint8Array): Promise<KeyVersion | undefined> {
+    const row = await this.db
+      .selectFrom('kv_write')
+      .selectAll()
+      .where('space', '=', space)
+      .where('key', '=', key)
+      .where('invocation', '=', invocation)
+      .executeTakeFirst();
+    return row ? writeVersion(row) : undefined;
+  }
+
+  /** Whether the invocation with this multihash deleted the key. */
+  async deletedBy(space: string, key: string, invocation: Uint8Array): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('kv_delete')
+      .select('invocation')
+      .where('space', '=', space)
+      .where('key', '=', key)
+      .where('invocation', '=', invocation)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Every version of a key (writes and deletes) in epoch order, after `after` when given. */
+  async versions(space: string, key: string, after: EpochPosition | undefined, limit: number): Promise<KeyVersion[]> {
+    const position = (q: 'kv_write' | 'kv_delete') =>
+      after === undefined
+        ? sql<boolean>`1 = 1`
+        : sql<boolean>`(${sql.ref(`${q}.seq`)} > ${after.seq} or (${sql.ref(`${q}.seq`)} = ${after.seq} and (${sql.ref(`${q}.epoch_seq`)} > ${after.epochSeq} or (${sql.ref(`${q}.epoch_seq`)} = ${after.epochSeq} and ${sql.ref(`${q}.invocation`)} > ${after.invocation}))))`;
+    const [writes, deletes] = await Promise.all([
+      this.db
+        .selectFrom('kv_write')
+        .selectAll()
+        .where('space', '=', space)
+        .where('key', '=', key)
+        .where(position('kv_write'))
+        .orderBy('seq')
+        .orderBy('epoch_seq')
+        .orderBy('invocation')
+        .limit(limit)
+        .execute(),
+      this.db
+        .selectFrom('kv_delete')
+        .selectAll()
+        .where('space', '=', space)
+        .where('key', '=', key)
+        .where(position('kv_delete'))
+        .orderBy('seq')
+        .orderBy('epoch_seq')
+        .orderBy('invocation')
+        .limit(limit)
+        .execute(),
+    ]);
+    const merged = [...writes.map(writeVersion), ...deletes.map(deleteVersion)].sort(compareEpochPosition);
+    return merged.slice(0, limit);
+  }
+}
+
+function writeVersion(row: Selectable<KvWriteTable>): KeyVersion {
+  return {
+    invocation: bytes(row.invocation),
+    seq: Number(row.seq),
+    epoch: bytes(row.epoch),
+    epochSeq: Number(row.epoch_seq),
+    writer: row.writer,
+    at: Number(row.written_at),
+    deleted: false,
+    value: bytes(row.value),
+    size: Number(row.size),
+    metadata: row.metadata,
+  };
+}
+
+function deleteVersion(row: Selectable<KvDeleteTable>): KeyVersion {
+  return {
+    invocation: bytes(row.invocation),
+    seq: Number(row.seq),
+    epoch: bytes(row.epoch),
+    epochSeq: Number(row.epoch_seq),
+    writer: row.writer,
+    at: Number(row.deleted_at),
+    deleted: true,
+    size: 0,
+    metadata: '{}',
+  };
+}
+
+/** What a committed write or delete leaves in `current_kv`. */
+export interface CurrentUpdate extends EpochPosition {
+  space: string;
+  key: string;
+  epoch: Uint8Array;
+  value: Uint8Array | null;
+  size: number;
+  metadata: string;
+  deleted: boolean;
+}
+
+/**
+ * Make `update` the live entry of its key unless the entry already there is later in epoch order (LWW). Runs
+ * inside the writer's transaction. Returns whether `update` became live.
+ */
+export async function applyCurrent(trx: Transaction<Database>, update: CurrentUpdate): Promise<boolean> {
+  const existing = await trx
+    .selectFrom('current_kv')
+    .select(['seq', 'epoch_seq', 'invocation'])
+    .where('space', '=', update.space)
+    .where('key', '=', update.key)
+    .executeTakeFirst();
+  const row = {
+    invocation: update.invocation,
+    seq: update.seq,
+    epoch: update.epoch,
+    epoch_seq: update.epochSeq,
+    value: update.value,
+    size: update.size,
+    metadata: update.metadata,
+    deleted: update.deleted ? 1 : 0,
+  };
+  if (!existing) {
+    await trx.insertInto('current_kv').values({ space: update.space, key: update.key, ...row }).execute();
+    return true;
+  }
+  const live = { seq: Number(existing.seq), epochSeq: Number(existing.epoch_seq), invocation: bytes(existing.invocation) };
+  if (compareEpochPosition(update, live) <= 0) return false;
+  await trx.updateTable('current_kv').set(row).where('space', '=', update.space).where('key', '=', update.key).execute();
+  return true;
+}
+
+/** Count a block against its space once: the first write of a digest in a space adds its size to usage. */
+export async function recordBlock(trx: Transaction<Database>, space: string, digest: Uint8Array, size: number, at: number): Promise<boolean> {
+  const known = await trx.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest).executeTakeFirst();
+  if (known) return false;
+  await trx.insertInto('block').values({ space, digest, size, created_at: at }).execute();
+  return true;
+}
