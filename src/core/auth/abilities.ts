@@ -9,6 +9,8 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 
 const IMPLIES: Readonly<Record<string, readonly string[]>> = {
+  // Our extension (docs/kv-versions.md): whoever may read a key may list its versions.
+  'tinycloud.kv/get': ['tinycloud.kv/versions'],
   'tinycloud.sql/admin': ['tinycloud.sql/schema'],
   'tinycloud.sql/*': ['tinycloud.sql/read', 'tinycloud.sql/write', 'tinycloud.sql/schema', 'tinycloud.sql/admin'],
   'tinycloud.duckdb/*': [
@@ -22,7 +24,7 @@ const IMPLIES: Readonly<Record<string, readonly string[]>> = {
 
 /** Abilities the active registry defines (aliases excluded). `tinycloud.delegation/revoke` is used, not listed. */
 export const REGISTERED_ABILITIES: ReadonlySet<string> = new Set([
-  ...['get', 'list', 'metadata', 'put', 'del'].map((a) => `tinycloud.kv/${a}`),
+  ...['get', 'list', 'metadata', 'put', 'del', 'versions'].map((a) => `tinycloud.kv/${a}`),
   ...['read', 'write', 'schema', 'admin', '*'].map((a) => `tinycloud.sql/${a}`),
   ...['read', 'write', 'admin', 'import', 'export', '*'].map((a) => `tinycloud.duckdb/${a}`),
   'tinycloud.capabilities/read',
