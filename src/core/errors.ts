@@ -31,6 +31,8 @@ export const ERRORS = {
   AUTH_CAVEAT_ESCALATION: 401,
   AUTH_CHAIN_TOO_LONG: 401,
   AUTH_NOT_BEFORE_PARENT: 401,
+  SIGNED_URL_INVALID: 401,
+  ADMIN_UNAUTHORIZED: 401,
   // 402
   QUOTA_EXHAUSTED: 402,
   // 403
@@ -62,6 +64,7 @@ export const ERRORS = {
   NOT_IMPLEMENTED: 501,
   // 503
   SERVICE_UNAVAILABLE: 503,
+  ADMIN_DISABLED: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERRORS;
