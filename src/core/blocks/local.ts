@@ -64,7 +64,7 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
       const content = await stageContent(area, source, limit);
       return stagedBlock(content, (staged) => persistContent(blockPathIn(dir, staged.digest), staged));
     },
-    put(space, source, limit) {
+    async put(space, source, limit) {
       return stageAndPersist(() => store.stage(space, source, limit));
     },
     async get(space, digest, range) {
@@ -77,8 +77,8 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
       const info = await statOrUndefined(blockPath(space, digest));
       return info?.isFile() ? info.size : undefined;
     },
-    list(space) {
-      return listBlocks(spaceDir(space));
+    async *list(space) {
+      yield* listBlocks(spaceDir(space));
     },
     async close() {},
   };

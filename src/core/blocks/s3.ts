@@ -21,7 +21,7 @@ import { assertRangeShape } from './range.js';
 import { spaceSegments } from './space-path.js';
 import { stagedBlock, stageAndPersist } from './staged-block.js';
 import { stageContent, type StagedContent, type StagingMode } from './staging.js';
-import type { BlockStore } from './store.js';
+import type { BlockStore, ByteRange } from './store.js';
 import { sweepAbandonedTempFiles } from './temp-files.js';
 
 export interface S3BlockStoreOptions {
@@ -141,7 +141,7 @@ export async function openS3BlockStore(options: S3BlockStoreOptions): Promise<Bl
       const content = await stageContent(area, source, limit);
       return stagedBlock(content, (staged) => upload(prefix + digestToName(staged.digest), staged));
     },
-    put(space, source, limit) {
+    async put(space, source, limit) {
       return stageAndPersist(() => store.stage(space, source, limit));
     },
     async get(space, digest, range) {
@@ -150,7 +150,8 @@ export async function openS3BlockStore(options: S3BlockStoreOptions): Promise<Bl
       try {
         const Range = range ? `bytes=${range.start}-${range.end}` : undefined;
         const out = await client.send(new GetObjectCommand({ Bucket, Key, Range }));
-        return out.Body instanceof Readable ? out.Body : Readable.from(out.Body as AsyncIterable<Uint8Array>);
+        const body = out.Body instanceof Readable ? out.Body : Readable.from(out.Body as AsyncIterable<Uint8Array>);
+        return range ? trimToRange(body, range, out.ContentRange) : body;
       } catch (error) {
         const status = statusOf(error);
         if (status === 404) return undefined;
@@ -161,7 +162,7 @@ export async function openS3BlockStore(options: S3BlockStoreOptions): Promise<Bl
     async has(space, digest) {
       return (await head(keyOf(space, digest))) !== undefined;
     },
-    size(space, digest) {
+    async size(space, digest) {
       return head(keyOf(space, digest));
     },
     async *list(space) {
@@ -182,6 +183,32 @@ export async function openS3BlockStore(options: S3BlockStoreOptions): Promise<Bl
     },
   };
   return store;
+}
+
+/**
+ * Some S3-compatible servers ignore part of a Range header (s3rver treats `bytes=0-0` as the whole object).
+ * Content-Range says what was actually sent; cut the body back to what was asked for.
+ */
+function trimToRange(body: Readable, range: ByteRange, contentRange: string | undefined): Readable {
+  const sent = /^bytes (\d+)-(\d+)\/\d+$/.exec(contentRange ?? '');
+  if (!sent || Number(sent[2]) <= range.end) return body;
+  if (Number(sent[1]) !== range.start) {
+    body.destroy();
+    throw new Error(`S3 answered bytes=${range.start}-${range.end} with ${contentRange}`);
+  }
+  return Readable.from(takeBytes(body, range.end - range.start + 1), { objectMode: false });
+}
+
+async function* takeBytes(source: Readable, count: number): AsyncGenerator<Uint8Array> {
+  let left = count;
+  for await (const chunk of source as AsyncIterable<Uint8Array>) {
+    if (chunk.length >= left) {
+      yield chunk.subarray(0, left);
+      break;
+    }
+    left -= chunk.length;
+    yield chunk;
+  }
 }
 
 function statusOf(error: unknown): number | undefined {
