@@ -50,13 +50,16 @@ JSON output (--json): one line {url, nodeDid, dataDir} once listening.`;
 
     const daemon = await startDaemon(config, { logger: config.logLevel !== 'silent' });
     const result: ServeResult = { url: daemon.url, nodeDid: daemon.node.nodeDid, dataDir: config.dataDir };
-    if (this.jsonEnabled()) this.logJson(result);
+    // One compact line, so a supervisor can read it as soon as the node listens.
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.log(`TinyCloud node listening on ${daemon.url}\nNode DID: ${result.nodeDid}\nData directory: ${config.dataDir}`);
 
     await new Promise<void>((resolve) => {
+      let stopping = false;
       const shutdown = () => {
-        process.off('SIGINT', shutdown);
-        process.off('SIGTERM', shutdown);
+        // A second signal (supervisors often repeat theirs) must not kill a drain in progress.
+        if (stopping) return;
+        stopping = true;
         // Drain politely, but never hang past the budget an operator's Ctrl-C deserves.
         const force = setTimeout(() => daemon.app.server.closeAllConnections(), 1000);
         force.unref();

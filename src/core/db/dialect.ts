@@ -22,7 +22,8 @@ export function columnTypes(engine: Engine): ColumnTypes {
     case 'postgres':
       return { hash: 'bytea', bytes: 'bytea', id: 'text', key: 'text', text: 'text', real: 'double precision', int: 'bigint' };
     case 'mysql':
-      // InnoDB indexes at most 3072 bytes per key: (space 255 + key 512) × 4 bytes of utf8mb4 fits.
-      return { hash: 'varbinary(64)', bytes: 'longblob', id: 'varchar(255)', key: 'varchar(512)', text: 'longtext', real: 'double', int: 'bigint' };
+      // InnoDB indexes at most 3072 bytes per key: space 200 + key 512 characters of utf8mb4 (4 bytes each)
+      // plus a 64-byte hash fits. Space ids and KV keys are therefore capped at those lengths on MySQL.
+      return { hash: 'varbinary(64)', bytes: 'longblob', id: 'varchar(200)', key: 'varchar(512)', text: 'longtext', real: 'double', int: 'bigint' };
   }
 }
