@@ -79,7 +79,7 @@ export async function releaseContent(content: StagedContent): Promise<void> {
   if (content.file) await rm(content.file, { force: true });
 }
 
-function chunksOf(source: BlockSource): AsyncIterable<Uint8Array | string> {
+function chunksOf(source: BlockSource): AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> {
   return source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : source;
 }
 

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
  * Bytes to store. A `Readable` (an HTTP request body, a file) is read but never destroyed: when a write is
  * refused half way, the caller decides what happens to the rest of the body.
  */
-export type BlockSource = AsyncIterable<Uint8Array> | Readable;
+export type BlockSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable;
 
 export interface WriteLimit {
   /** Refuse the write as soon as more than this many bytes have streamed in. */
