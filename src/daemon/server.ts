@@ -2,11 +2,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { TinyCloudNode } from '../core/node.js';
 import { registerCors } from './cors.js';
 import { handleError } from './errors.js';
+import { registerAuthVerifyRoute } from './routes/auth-verify.js';
 import { ROUTES } from './routes/index.js';
 
 export interface ServerOptions {
   /** `false` silences request logs (tests, in-process use). */
   logger?: boolean;
+  /** Also mount the reference's `tc-bench-v1` routes (`POST /auth/verify`); never on by configuration. */
+  bench?: boolean;
 }
 
 /**
@@ -32,5 +35,6 @@ export function buildServer(node: TinyCloudNode, options: ServerOptions = {}): F
     void reply.code(404).type('text/plain; charset=utf-8').send(`No route for ${request.method} ${request.url.split('?')[0]}`);
   });
   for (const register of ROUTES) register(app, node);
+  if (options.bench) registerAuthVerifyRoute(app, node);
   return app;
 }

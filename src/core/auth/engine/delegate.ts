@@ -27,7 +27,7 @@ const timeFailure = (code: 'AUTH_EXPIRED' | 'AUTH_NOT_YET_VALID') => err(code, '
  * child's time window; the dependent capabilities must fall within the abilities of the parents that remain.
  * Returns the parents that remain: the `parent_delegation` edges to store.
  */
-async function checkParents(ctx: EngineContext, info: DelegationInfo, dependent: readonly Capability[]): Promise<Result<Uint8Array[]>> {
+export async function checkParents(ctx: EngineContext, info: DelegationInfo, dependent: readonly Capability[]): Promise<Result<Uint8Array[]>> {
   if (info.parents.length === 0) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
   if (info.parents.length > MAX_CHAIN_NODES) return err('AUTH_CHAIN_TOO_LONG', 'Too many parent delegations');
   const db = dbOf(ctx);

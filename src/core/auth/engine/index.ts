@@ -8,6 +8,7 @@ import { authorizeInvocation } from './invoke.js';
 import { authorizeControl, capabilitiesRead, delegationStatus } from './read.js';
 import { sweepReplays } from './replay.js';
 import { revoke } from './revoke.js';
+import { verifySignIn, type SignInOperation, type SignInVerdict } from './sign-in-check.js';
 import { HostedSpaces } from './spaces.js';
 import type {
   AuthorizedInvocation,
@@ -25,6 +26,7 @@ export { allowlistKey } from './spaces.js';
 export { HOST_ABILITY, hostedSpaceOf } from './delegate.js';
 export { REVOKE_ABILITY, STATUS_ABILITY } from './control.js';
 export { CAPABILITIES_READ } from './read.js';
+export type { SignInOperation, SignInVerdict } from './sign-in-check.js';
 
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -87,6 +89,11 @@ export class AuthEngine {
 
   capabilitiesRead(invocation: AuthorizedInvocation): Promise<Result<Record<string, DelegationRecord> | DelegationRecord[]>> {
     return capabilitiesRead(this.#ctx, invocation);
+  }
+
+  /** `tc-bench-v1`: a SIWE sign-in used once as the bearer of one operation. */
+  verifySignIn(envelope: SignedEnvelope, operation: SignInOperation): Promise<Result<SignInVerdict>> {
+    return verifySignIn(this.#ctx, envelope, operation);
   }
 
   /** Deletes replay rows of tokens that have expired. */
