@@ -25,6 +25,8 @@ export interface StatementProfile {
   columnsWritten: Set<string>;
   /** An INSERT that sets `last_insert_rowid()` (what `lastInsertRowId` reports). */
   insertsRow: boolean;
+  /** VACUUM: SQLite runs it only outside a transaction. */
+  outsideTransaction: boolean;
 }
 
 /** SQL functions no statement may call. SQLite already refuses most of them; this keeps it that way. */
@@ -91,6 +93,7 @@ export function profileStatement(
     columnsRead: new Set(),
     columnsWritten: new Set(),
     insertsRow: false,
+    outsideTransaction: false,
   };
   const refuse = (why: string) => (profile.refused ??= why);
   const all = programs.flat();
@@ -183,6 +186,7 @@ export function profileStatement(
           if (op.p2 !== 0) refuse('VACUUM INTO is not allowed');
           if (op.p1 !== 0) refuse('temporary and attached schemas are not available');
           admin = true;
+          profile.outsideTransaction = true;
           break;
         case 'LoadAnalysis':
         case 'IncrVacuum':

@@ -73,7 +73,7 @@ type Output = 'rows' | 'changes';
 
 interface Prepared {
   statement: Database.Statement;
-  profile: Pick<StatementProfile, 'kind' | 'readonly' | 'insertsRow'>;
+  profile: Pick<StatementProfile, 'kind' | 'readonly' | 'insertsRow' | 'outsideTransaction'>;
 }
 
 interface Executed {
@@ -213,12 +213,22 @@ export class SqlService {
         const h = handle as SqlHandle;
         const conn = h.writer;
         let committed = false;
-        conn.db.exec('BEGIN IMMEDIATE');
         try {
+          // Nothing else writes this database while the lock is held, so the first statement's profile holds.
+          const first = this.#prepare(conn, inputs[0] as StatementInput, grants, options.named ?? false, false) as Prepared;
+          if (first.profile.outsideTransaction) {
+            if (inputs.length > 1) throw new TinyCloudError('SQL_INVALID', 'VACUUM and PRAGMA wal_checkpoint must be sent alone');
+            const done = this.#execute(conn, first, inputs[0] as StatementInput, output, options);
+            if (done.mutated) await this.#commitEvent(invocation, conn);
+            committed = done.mutated;
+            return { type: 'json', body: combine([done.json], output, options.lastOnly ?? false) } as const;
+          }
+          conn.db.exec('BEGIN IMMEDIATE');
           let mutated = false;
           const results: string[] = [];
-          for (const input of inputs) {
-            const prepared = this.#prepare(conn, input, grants, options.named ?? false, false) as Prepared;
+          for (const [index, input] of inputs.entries()) {
+            const prepared = index === 0 ? first : (this.#prepare(conn, input, grants, options.named ?? false, false) as Prepared);
+            if (prepared.profile.outsideTransaction) throw new TinyCloudError('SQL_INVALID', 'VACUUM and PRAGMA wal_checkpoint must be sent alone');
             const done = this.#execute(conn, prepared, input, output, options);
             mutated ||= done.mutated;
             results.push(done.json);
@@ -289,7 +299,8 @@ export class SqlService {
       if (!grants.some((g) => abilityAllows(g.ability, 'admin'))) throw denied('PRAGMA statements need tinycloud.sql/admin');
       const statement = prepareOrThrow(conn, input.sql);
       authorizePragma(grants, statement.readonly);
-      return { statement, profile: { kind: 'admin', readonly: statement.readonly, insertsRow: false } };
+      const outsideTransaction = pragma.name === 'wal_checkpoint';
+      return { statement, profile: { kind: 'admin', readonly: statement.readonly, insertsRow: false, outsideTransaction } };
     }
     let statement: Database.Statement;
     try {
