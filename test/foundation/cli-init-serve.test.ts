@@ -61,7 +61,7 @@ describe('tinycloud serve', () => {
     const child = execa('node', [CLI, 'serve', '--dir', dir, '--port', String(port), '--json'], { reject: false, env: { TINYCLOUD_LOG_LEVEL: 'silent' } });
     const { url, nodeDid } = await waitForListening(child);
     expect(url).toBe(`http://127.0.0.1:${port}`);
-    const info = await (await fetch(`${url}/info`)).json();
+    const info = (await (await fetch(`${url}/info`)).json()) as { nodeId: string };
     expect(info).toMatchObject({ protocol: 1, nodeId: nodeDid, version: expect.any(String), features: expect.any(Array) });
     expect(info.nodeId).toMatch(/^did:key:z6Mk/);
     expect(await (await fetch(`${url}/version`)).json()).toEqual(info);

@@ -31,7 +31,7 @@ describe('host keys', () => {
     expect(await (await fetch(peerUrl(alpha, SPACE))).text()).toBe(first);
     expect(await (await fetch(peerUrl(twin, SPACE))).text()).toBe(first);
     expect(await (await fetch(peerUrl(stranger, SPACE))).text()).not.toBe(first);
-    const info = async (node: TestNode) => (await (await fetch(`${node.url}/info`)).json()).nodeId;
+    const info = async (node: TestNode) => ((await (await fetch(`${node.url}/info`)).json()) as { nodeId: string }).nodeId;
     expect(await info(twin)).toBe(await info(alpha));
     expect(await info(stranger)).not.toBe(await info(alpha));
   });
