@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Args, Flags } from '@oclif/core';
+import { parseCert } from '../core/attest/certs.js';
 import { parseCollateralJson, type Collateral } from '../core/attest/collateral.js';
 import { verifyAttestation, type DstackVerification } from '../core/attest/dstack.js';
 import { decodeQuoteInput, dstackInput } from '../core/attest/input.js';
@@ -50,6 +51,7 @@ Exit status: 0 only when every check passes; 1 otherwise. JSON output (--json): 
     'expect-mrtd': Flags.string({ summary: 'Required MRTD (hex, 48 bytes).' }),
     'expect-report-data': Flags.string({ summary: 'Required report data (hex; shorter values are zero-padded).' }),
     'up-to-date': Flags.boolean({ summary: 'Accept only TCB status UpToDate.', default: false }),
+    'root-ca': Flags.string({ summary: 'Trust this root CA (PEM or DER file) instead of the Intel SGX Root CA: test platforms only.' }),
   };
 
   async run(): Promise<AttestResult> {
@@ -89,9 +91,11 @@ Exit status: 0 only when every check passes; 1 otherwise. JSON output (--json): 
     }
 
     const collateral = await this.collateral(quote, flags, at);
+    const rootCaDer = flags['root-ca'] ? await readRootCa(flags['root-ca']) : undefined;
     const result = verifyAttestation(quote, eventLog, {
       collateral,
       at,
+      rootCaDer,
       expect: {
         composeHash: flags['expect-compose-hash'],
         appId: flags['expect-app-id'],
@@ -120,6 +124,16 @@ Exit status: 0 only when every check passes; 1 otherwise. JSON output (--json): 
     if (!this.jsonEnabled()) this.log(render(result));
     return result;
   }
+}
+
+async function readRootCa(file: string): Promise<Uint8Array> {
+  const bytes = await readFile(file).catch((error: Error) => {
+    throw new TinyCloudError('NOT_FOUND', `Cannot read ${file}: ${error.message}`);
+  });
+  const pem = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(bytes.toString('latin1'));
+  const der = new Uint8Array(pem ? Buffer.from(pem[1].replace(/\s+/g, ''), 'base64') : bytes);
+  guard(() => parseCert(der));
+  return der;
 }
 
 /** Input that is not a quote at all is a usage error, reported in one line. */

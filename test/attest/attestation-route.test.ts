@@ -51,7 +51,7 @@ describe('a node inside dstack (fake guest agent on a unix socket)', () => {
 });
 
 test('a simulator endpoint given as an http URL works the same', async () => {
-  const dstack = await startFakeDstack('dstack_getquote_tdx_lite.json', 'tcp');
+  const dstack = await startFakeDstack({ vector: 'dstack_getquote_tdx_lite.json' }, 'tcp');
   const node = await startTestNode({ env: { TINYCLOUD_TEE__ENDPOINT: dstack.endpoint } });
   try {
     const body = await json(await fetch(`${node.url}/attestation?nonce=x`));

@@ -1,49 +1,13 @@
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { toHex } from '../../src/core/attest/bytes.js';
-import { collateralToJson, parseCollateralJson, type Collateral } from '../../src/core/attest/collateral.js';
+import { collateralToJson, parseCollateralJson } from '../../src/core/attest/collateral.js';
 import { cacheFileName, collateralFromPccs, collateralKeyOf, crlBytes } from '../../src/core/attest/pccs.js';
 import { verifyQuote } from '../../src/core/attest/verify.js';
+import { listen, pccsServer } from './pccs-server.js';
 import { caseFor, collateral, quoteBytes } from './support.js';
-
-/** A real HTTP server speaking the PCCS v4 API from a vector's collateral. */
-function pccsServer(c: Collateral, opts: { rootCaCrl?: boolean; tcbChainHeader?: string } = {}) {
-  const requests: string[] = [];
-  const enc = encodeURIComponent;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    requests.push(`${url.pathname}${url.search}`);
-    if (url.pathname === '/sgx/certification/v4/pckcrl' && url.searchParams.get('encoding') === 'der') {
-      res.writeHead(200, { 'SGX-PCK-CRL-Issuer-Chain': enc(c.pckCrlIssuerChain), 'Content-Type': 'application/pkix-crl' });
-      return res.end(Buffer.from(c.pckCrl));
-    }
-    if (url.pathname === '/sgx/certification/v4/rootcacrl' && opts.rootCaCrl !== false) {
-      return res.end(toHex(c.rootCaCrl)); // PCCS serves it as hex text
-    }
-    if (url.pathname === '/IntelSGXRootCA.der') return res.end(Buffer.from(c.rootCaCrl));
-    if (url.pathname === '/tdx/certification/v4/tcb') {
-      res.writeHead(200, { [opts.tcbChainHeader ?? 'TCB-Info-Issuer-Chain']: enc(c.tcbInfoIssuerChain) });
-      return res.end(`{"tcbInfo":${c.tcbInfo},"signature":"${toHex(c.tcbInfoSignature)}"}`);
-    }
-    if (url.pathname === '/tdx/certification/v4/qe/identity') {
-      res.writeHead(200, { 'SGX-Enclave-Identity-Issuer-Chain': enc(c.qeIdentityIssuerChain) });
-      return res.end(`{"enclaveIdentity":${c.qeIdentity},"signature":"${toHex(c.qeIdentitySignature)}"}`);
-    }
-    res.writeHead(404).end('not found');
-  });
-  return { server, requests };
-}
-
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 const c = caseFor('tdx_v4_quote.bin');
 const at = new Date(c.verifyAt);
