@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import SqliteDatabase from 'better-sqlite3';
 import type Database from 'better-sqlite3';
 import type { Transaction } from 'kysely';
 import type { MetadataDb } from '../../db/database.js';
@@ -383,6 +384,10 @@ export class SqlService {
       try {
         // A backup under the writer lock is a consistent snapshot; readers carry on meanwhile.
         await this.#pool.exclusive(space, database, () => handle.writer.db.backup(file));
+        // A standalone file, not a WAL one: it opens anywhere, including from memory (sqlite3_deserialize).
+        const copy = new SqliteDatabase(file);
+        copy.pragma('journal_mode = DELETE');
+        copy.close();
         const size = statSync(file).size;
         const stream = createReadStream(file);
         stream.once('close', () => rmSync(file, { force: true }));

@@ -48,11 +48,7 @@ export function encodeValue(value: unknown): string {
     return Number.isInteger(value) && Math.abs(value) < 1e21 ? `${value}.0` : JSON.stringify(value);
   }
   if (typeof value === 'string') return JSON.stringify(value);
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
-    let out = '[';
-    for (let i = 0; i < value.length; i += 1) out += i === 0 ? `${value[i]}` : `,${value[i]}`;
-    return `${out}]`;
-  }
+  if (value instanceof Uint8Array) return `[${value.join(',')}]`;
   return JSON.stringify(value);
 }
 
