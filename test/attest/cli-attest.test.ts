@@ -18,7 +18,7 @@ const attest = (...args: string[]) => tinycloud(['attest', ...args]);
 const json = (stdout: unknown) => JSON.parse(String(stdout));
 const failing = (out: { checks: { name: string; ok: boolean }[] }) => out.checks.filter((c) => !c.ok).map((c) => c.name);
 
-describe('tinycloud attest QUOTE_FILE', () => {
+describe.concurrent('tinycloud attest QUOTE_FILE', () => {
   test('a binary quote with its collateral at its verifyAt time: ✓ every check, exit 0', async () => {
     const r = await attest(V('tdx_v4_quote.bin'), '--collateral', V('tdx_v4_quote.collateral.json'), '--at', '2025-07-01T00:00:00Z');
     expect(r.exitCode).toBe(0);

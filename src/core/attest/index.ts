@@ -10,3 +10,7 @@ export { collateralFromPccs, collateralKeyOf, collateralValidAt, type PccsOption
 export { parseQuote, QuoteFormatError, type Quote } from './quote.js';
 export { TCB_STATUSES, type TcbStatus } from './tcb-info.js';
 export { verifyQuote, type QuoteVerification, type VerifyQuoteOptions } from './verify.js';
+export { DstackClient, DSTACK_SOCKET } from './dstack-client.js';
+export { attestNode, type NodeAttestation } from './node-attestation.js';
+export { fetchNodeAttestation, freshNonce, type RemoteAttestation } from './remote.js';
+export { teeContext, type TeeContext, type TeeSettings } from './tee.js';
