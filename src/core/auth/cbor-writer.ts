@@ -13,7 +13,9 @@ function head(major: number, length: number, out: number[]): void {
   if (length < 24) out.push(m | length);
   else if (length < 0x100) out.push(m | 24, length);
   else if (length < 0x10000) out.push(m | 25, length >> 8, length & 0xff);
-  else if (length < 0x100000000) out.push(m | 26, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
+  else if (length < 0x100000000) {
+    out.push(m | 26, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
+  }
   else throw new RangeError('CBOR item too large');
 }
 

@@ -184,7 +184,7 @@ export async function decodeAuthorization(header: string, options: DecodeOptions
 export function checkTimeWindow(env: SignedEnvelope, now: number): Result<void> {
   const { expiry, notBefore } = env.info;
   if (expiry !== undefined && now > expiry) return err('AUTH_EXPIRED', 'Expired');
-  const early = env.kind === 'cacao' ? notBefore !== undefined && !(notBefore < now) : notBefore !== undefined && now < notBefore;
+  const early = notBefore !== undefined && (env.kind === 'cacao' ? !(notBefore < now) : now < notBefore);
   if (early) return err('AUTH_NOT_YET_VALID', 'Not yet valid');
   return ok(undefined);
 }

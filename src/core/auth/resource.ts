@@ -149,7 +149,8 @@ function parseNetworkResource(uri: string): Result<EncryptionNetworkResource> {
  */
 export function parseResource(uri: string): Result<ParsedResource> {
   const lower = uri.toLowerCase();
-  if ((lower.startsWith(SPACE_SCHEME) && !uri.startsWith(SPACE_SCHEME)) || (lower.startsWith(NETWORK_PREFIX) && !uri.startsWith(NETWORK_PREFIX))) {
+  const miscased = (prefix: string) => lower.startsWith(prefix) && !uri.startsWith(prefix);
+  if (miscased(SPACE_SCHEME) || miscased(NETWORK_PREFIX)) {
     return err('INVALID_RESOURCE', `invalid resource ${JSON.stringify(uri)}: scheme must be lower-case`);
   }
   if (uri.startsWith(SPACE_SCHEME)) return parseTinyCloudResource(uri);
