@@ -49,14 +49,58 @@ interface RawChainRow {
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 const flag = (v: number | string | boolean): boolean => v === true || Number(v) === 1;
 
+/** A lineage without its revocation state: immutable once stored, so it can be cached. */
+interface Structure {
+  readonly parent: Omit<ChainNode, 'revoked'>;
+  readonly nodes: readonly Omit<ChainNode, 'revoked'>[];
+  readonly truncated: boolean;
+}
+
+const MAX_CACHED = 10_000;
+
 /**
- * Every cited parent with its whole ancestry and revocation state, in ONE statement (a recursive CTE over
- * `parent_delegation`): the invocation budget (WIRE §2.8 with ≤ 5 statements per depth-1 request) depends on it.
- * Parents that are not stored are absent from the map.
+ * Per-database caches of what never changes once a delegation is stored: its ancestry (edges are written with
+ * the delegation, in its transaction, and never later) and its abilities. Revocation is the only mutable part,
+ * and it is read from the database on every call. Keyed by the Kysely instance, so two databases in one process
+ * never share entries.
+ */
+const structures = new WeakMap<object, Map<string, Structure>>();
+const abilityCache = new WeakMap<object, Map<string, StoredAbility[]>>();
+
+function cacheOf<V>(caches: WeakMap<object, Map<string, V>>, db: object): Map<string, V> {
+  let cache = caches.get(db);
+  if (!cache) caches.set(db, (cache = new Map()));
+  return cache;
+}
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+  cache.set(key, value);
+}
+
+/**
+ * Every cited parent with its whole ancestry and revocation state, in ONE statement: for parents seen before,
+ * a look-up of revocations of the cached ancestry; otherwise a recursive CTE over `parent_delegation` that also
+ * fills the cache. The invocation budget (≤ 5 statements for a depth-1 chain) depends on it. Parents that are
+ * not stored are absent from the map.
  */
 export async function loadLineages(db: Kysely<Database>, parents: readonly Uint8Array[]): Promise<Map<string, Lineage>> {
   const lineages = new Map<string, Lineage>();
   if (parents.length === 0) return lineages;
+  const cache = cacheOf(structures, db);
+  const cached = parents.map((p) => cache.get(idKey(p)));
+  if (cached.every((c): c is Structure => c !== undefined)) {
+    const ids = new Map<string, Uint8Array>();
+    for (const structure of cached) for (const node of structure.nodes) ids.set(idKey(node.id), node.id);
+    const rows = await db.selectFrom('revocation').select('revoked').where('revoked', 'in', [...ids.values()]).execute();
+    const revoked = new Set(rows.map((r) => idKey(r.revoked)));
+    for (const structure of cached) {
+      const mark = (n: Omit<ChainNode, 'revoked'>): ChainNode => ({ ...n, revoked: revoked.has(idKey(n.id)) });
+      lineages.set(idKey(structure.parent.id), { parent: mark(structure.parent), nodes: structure.nodes.map(mark), truncated: structure.truncated });
+    }
+    return lineages;
+  }
+
   const ids = sql.join(parents.map((p) => sql`${p}`));
   const { rows } = await sql<RawChainRow>`
     with recursive chain (origin, id, depth) as (
@@ -92,11 +136,10 @@ export async function loadLineages(db: Kysely<Database>, parents: readonly Uint8
   }
   for (const [origin, group] of grouped) {
     if (!group.parent) continue;
-    lineages.set(origin, {
-      parent: group.parent,
-      nodes: [...group.nodes.values()],
-      truncated: group.nodes.size > MAX_CHAIN_NODES,
-    });
+    const lineage: Lineage = { parent: group.parent, nodes: [...group.nodes.values()], truncated: group.nodes.size > MAX_CHAIN_NODES };
+    lineages.set(origin, lineage);
+    const bare = ({ revoked: _revoked, ...n }: ChainNode) => n;
+    remember(cache, origin, { parent: bare(lineage.parent), nodes: lineage.nodes.map(bare), truncated: lineage.truncated });
   }
   return lineages;
 }
@@ -113,19 +156,27 @@ export function caveatsToJson(caveats: readonly Caveat[]): string {
   return JSON.stringify(Object.fromEntries(caveats.map((c, i) => [String(i), c])));
 }
 
+/** The abilities of stored delegations (cached: they never change once stored). `delegations` must be stored. */
 export async function loadAbilities(db: Kysely<Database>, delegations: readonly Uint8Array[]): Promise<StoredAbility[]> {
   if (delegations.length === 0) return [];
-  const rows = await db
-    .selectFrom('ability')
-    .select(['delegation', 'resource', 'ability', 'caveats'])
-    .where('delegation', 'in', [...delegations])
-    .execute();
-  return rows.map((r) => ({
-    delegation: new Uint8Array(r.delegation),
-    resource: r.resource,
-    ability: r.ability,
-    caveats: caveatsFromJson(r.caveats),
-  }));
+  const cache = cacheOf(abilityCache, db);
+  const missing = delegations.filter((d) => !cache.has(idKey(d)));
+  if (missing.length > 0) {
+    const rows = await db.selectFrom('ability').select(['delegation', 'resource', 'ability', 'caveats']).where('delegation', 'in', missing).execute();
+    const byDelegation = new Map<string, StoredAbility[]>(missing.map((d) => [idKey(d), []]));
+    for (const r of rows) {
+      byDelegation.get(idKey(r.delegation))?.push({
+        delegation: new Uint8Array(r.delegation),
+        resource: r.resource,
+        ability: r.ability,
+        caveats: caveatsFromJson(r.caveats),
+      });
+    }
+    // Only non-empty answers are kept: an id with no rows may simply not be stored yet.
+    for (const [key, abilities] of byDelegation) if (abilities.length > 0) remember(cache, key, abilities);
+    return delegations.flatMap((d) => cache.get(idKey(d)) ?? byDelegation.get(idKey(d)) ?? []);
+  }
+  return delegations.flatMap((d) => cache.get(idKey(d)) ?? []);
 }
 
 /**
