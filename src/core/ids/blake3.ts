@@ -1,11 +1,8 @@
 import { createBLAKE3, blake3 as blake3Hex } from 'hash-wasm';
 
-/** Plain (unkeyed) BLAKE3-256 of a whole buffer. */
+/** Plain (unkeyed) BLAKE3-256 of a whole buffer. hash-wasm's one-shot form reuses one WASM instance. */
 export async function blake3(bytes: Uint8Array): Promise<Uint8Array> {
-  const hasher = await createBLAKE3(256);
-  hasher.init();
-  hasher.update(bytes);
-  return hasher.digest('binary');
+  return new Uint8Array(Buffer.from(await blake3Hex(bytes, 256), 'hex'));
 }
 
 export async function blake3HexOf(bytes: Uint8Array | string): Promise<string> {

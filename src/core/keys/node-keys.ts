@@ -1,9 +1,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { base58btc } from 'multiformats/bases/base58';
 import { createBLAKE3 } from 'hash-wasm';
+import { didKeyFromEd25519 } from '../auth/did.js';
 import type { Secret } from '../config/secret.js';
-
-const ED25519_PUB_PREFIX = Uint8Array.of(0xed, 0x01);
 
 export interface Ed25519KeyPair {
   seed: Uint8Array;
@@ -11,16 +9,9 @@ export interface Ed25519KeyPair {
   did: string;
 }
 
-export function didKeyOfEd25519(publicKey: Uint8Array): string {
-  const bytes = new Uint8Array(ED25519_PUB_PREFIX.length + publicKey.length);
-  bytes.set(ED25519_PUB_PREFIX);
-  bytes.set(publicKey, ED25519_PUB_PREFIX.length);
-  return `did:key:${base58btc.encode(bytes)}`;
-}
-
 export function ed25519FromSeed(seed: Uint8Array): Ed25519KeyPair {
   const publicKey = ed25519.getPublicKey(seed);
-  return { seed, publicKey, did: didKeyOfEd25519(publicKey) };
+  return { seed, publicKey, did: didKeyFromEd25519(publicKey) };
 }
 
 /**
