@@ -1,3 +1,5 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
 import { appendEpoch } from '../../events/epochs.js';
 import { err, ok, type Result } from '../../result.js';
@@ -123,33 +125,7 @@ export async function delegate(ctx: EngineContext, env: SignedEnvelope): Promise
       const already = new Set(seen.map((r) => r.space));
       toActivate = spaces.filter((s) => hosted.has(s) && !already.has(s));
     } else {
-      await trx
-        .insertInto('delegation')
-        .values({
-          id: env.multihash,
-          delegator: info.delegator,
-          delegatee: info.delegatee,
-          expiry: info.expiry ?? null,
-          not_before: info.notBefore ?? null,
-          issued_at: info.issuedAt ?? null,
-          facts: info.facts.length > 0 ? JSON.stringify(info.facts) : null,
-          terminal: info.terminal ? 1 : 0,
-          serialization: env.bytes,
-          received_at: now,
-          signed_digest: env.signedDigest,
-        })
-        .execute();
-      await insertActors(trx, ctx, [info.delegator, info.delegatee]);
-      if (info.capabilities.length > 0) {
-        await trx
-          .insertInto('ability')
-          .values(info.capabilities.map((c) => ({ delegation: env.multihash, resource: c.resource, ability: c.ability, caveats: caveatsToJson(c.caveats) })))
-          .execute();
-      }
-      const parents = [...new Map(edges.map((e) => [idKey(e), e])).values()];
-      if (parents.length > 0) {
-        await trx.insertInto('parent_delegation').values(parents.map((parent) => ({ parent, child: env.multihash }))).execute();
-      }
+      await insertDelegationRows(trx, ctx, env, edges, now);
       for (const space of hostSpaces.filter((s) => !hosted.has(s))) {
         await trx.insertInto('space').values({ id: space, created_at: now }).execute();
         created.push(space);
@@ -164,4 +140,45 @@ export async function delegate(ctx: EngineContext, env: SignedEnvelope): Promise
   });
   for (const space of created) ctx.spaces.remember(space);
   return outcome;
+}
+
+/**
+ * A verified delegation's rows, inside the caller's transaction: the delegation (exact bytes), its actors,
+ * one `ability` row per capability and the `parent_delegation` edges of the parents that vouched for it.
+ */
+export async function insertDelegationRows(
+  trx: Transaction<Database>,
+  ctx: EngineContext,
+  env: SignedEnvelope,
+  edges: readonly Uint8Array[],
+  receivedAt: number,
+): Promise<void> {
+  const { info } = env;
+  await trx
+    .insertInto('delegation')
+    .values({
+      id: env.multihash,
+      delegator: info.delegator,
+      delegatee: info.delegatee,
+      expiry: info.expiry ?? null,
+      not_before: info.notBefore ?? null,
+      issued_at: info.issuedAt ?? null,
+      facts: info.facts.length > 0 ? JSON.stringify(info.facts) : null,
+      terminal: info.terminal ? 1 : 0,
+      serialization: env.bytes,
+      received_at: receivedAt,
+      signed_digest: env.signedDigest,
+    })
+    .execute();
+  await insertActors(trx, ctx, [info.delegator, info.delegatee]);
+  if (info.capabilities.length > 0) {
+    await trx
+      .insertInto('ability')
+      .values(info.capabilities.map((c) => ({ delegation: env.multihash, resource: c.resource, ability: c.ability, caveats: caveatsToJson(c.caveats) })))
+      .execute();
+  }
+  const parents = [...new Map(edges.map((e) => [idKey(e), e])).values()];
+  if (parents.length > 0) {
+    await trx.insertInto('parent_delegation').values(parents.map((parent) => ({ parent, child: env.multihash }))).execute();
+  }
 }

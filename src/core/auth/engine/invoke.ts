@@ -1,7 +1,7 @@
 import { err, ok, type Result } from '../../result.js';
 import { checkTimeWindow, verifyEnvelope } from '../envelope.js';
-import type { Capability, SignedEnvelope, UcanEnvelope } from '../types.js';
-import { idKey, inWindow, loadAbilities, loadLineages, MAX_CHAIN_NODES } from './chain-store.js';
+import type { Capability, DelegationInfo, SignedEnvelope, UcanEnvelope } from '../types.js';
+import { idKey, inWindow, loadAbilities, loadLineages, MAX_CHAIN_NODES, type ChainNode } from './chain-store.js';
 import { coverage, dependentCapabilities, spacesOf } from './containment.js';
 import { cidTextOf, dbOf, type EngineContext } from './context.js';
 import { consumeInvocation, replayExpiry } from './replay.js';
@@ -34,6 +34,44 @@ export async function consumeOnce(ctx: EngineContext, env: UcanEnvelope, now: nu
 }
 
 /**
+ * The chain steps of WIRE §2.8 (2–7): the cited parents are stored, distinct, delegated to the invoker and
+ * unrevoked up their whole ancestry, and every capability the invoker does not own is contained in the grants
+ * of the parents whose lineage `usable` accepts. Live requests pass "every ancestor in its window now"; a CAR
+ * import checks historical invocations with a window rule of its own.
+ */
+export async function checkInvocationChain(
+  ctx: EngineContext,
+  info: DelegationInfo,
+  usable: (lineage: readonly ChainNode[]) => boolean,
+): Promise<Result<void>> {
+  const dependent = dependentCapabilities(info.delegator, info.capabilities);
+  if (dependent.length === 0) return ok(undefined);
+  if (info.parents.length === 0) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
+  if (info.parents.length > MAX_CHAIN_NODES) return err('AUTH_CHAIN_TOO_LONG', 'Too many parent delegations');
+  if (new Set(info.parents.map(idKey)).size !== info.parents.length) {
+    return err('AUTH_PARENT_NOT_FOUND', 'Parent delegations must be distinct');
+  }
+  const db = dbOf(ctx);
+  const lineages = await loadLineages(db, info.parents);
+  const live: Uint8Array[] = [];
+  for (const [index, cited] of info.parents.entries()) {
+    const lineage = lineages.get(idKey(cited));
+    if (!lineage) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
+    const { parent } = lineage;
+    if (parent.delegatee !== info.delegator) return err('AUTH_UNAUTHORIZED_INVOKER', `Unauthorized Invoker: ${info.delegator}`);
+    if (lineage.truncated) return err('AUTH_CHAIN_TOO_LONG', 'Delegation chain too long');
+    if (parent.revoked) return err('AUTH_REVOKED', `delegation-revoked: ${info.parentCids[index]?.toString() ?? cidTextOf(cited)}`);
+    if (lineage.nodes.some((n) => n.revoked)) return err('AUTH_REVOKED', 'delegation-ancestor-revoked');
+    if (usable(lineage.nodes)) live.push(parent.id);
+  }
+  const grants = await loadAbilities(db, live);
+  for (const cap of dependent) {
+    if (coverage(cap, grants) !== 'covered') return unauthorizedAction(cap);
+  }
+  return ok(undefined);
+}
+
+/**
  * Authorize an invocation (WIRE §2.8): admission, then the cited parents (stored, distinct, delegated to the
  * invoker, nothing revoked up the chain, every ancestor in its window), containment of each capability the
  * invoker does not own, existence of every space named, and finally single use. Statements for a depth-1
@@ -47,31 +85,8 @@ export async function authorizeInvocation(ctx: EngineContext, env: SignedEnvelop
   const { info } = ucan;
   if (info.capabilities.length === 0) return err('AUTH_MALFORMED', 'Invocation grants nothing');
   const db = dbOf(ctx);
-
-  const dependent = dependentCapabilities(info.delegator, info.capabilities);
-  if (dependent.length > 0) {
-    if (info.parents.length === 0) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
-    if (info.parents.length > MAX_CHAIN_NODES) return err('AUTH_CHAIN_TOO_LONG', 'Too many parent delegations');
-    if (new Set(info.parents.map(idKey)).size !== info.parents.length) {
-      return err('AUTH_PARENT_NOT_FOUND', 'Parent delegations must be distinct');
-    }
-    const lineages = await loadLineages(db, info.parents);
-    const usable: Uint8Array[] = [];
-    for (const [index, cited] of info.parents.entries()) {
-      const lineage = lineages.get(idKey(cited));
-      if (!lineage) return err('AUTH_PARENT_NOT_FOUND', 'Cannot find parent delegation');
-      const { parent } = lineage;
-      if (parent.delegatee !== info.delegator) return err('AUTH_UNAUTHORIZED_INVOKER', `Unauthorized Invoker: ${info.delegator}`);
-      if (lineage.truncated) return err('AUTH_CHAIN_TOO_LONG', 'Delegation chain too long');
-      if (parent.revoked) return err('AUTH_REVOKED', `delegation-revoked: ${info.parentCids[index]?.toString() ?? cidTextOf(cited)}`);
-      if (lineage.nodes.some((n) => n.revoked)) return err('AUTH_REVOKED', 'delegation-ancestor-revoked');
-      if (lineage.nodes.every((n) => inWindow(n, now))) usable.push(parent.id);
-    }
-    const grants = await loadAbilities(db, usable);
-    for (const cap of dependent) {
-      if (coverage(cap, grants) !== 'covered') return unauthorizedAction(cap);
-    }
-  }
+  const chain = await checkInvocationChain(ctx, info, (nodes) => nodes.every((n) => inWindow(n, now)));
+  if (!chain.ok) return chain;
 
   const spaces = spacesOf(info.capabilities);
   if (spaces.length > 0) {

@@ -1,3 +1,5 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
 import { appendEpoch } from '../../events/epochs.js';
 import { err, ok, type Result } from '../../result.js';
@@ -9,14 +11,14 @@ import { dbOf, insertActors, type EngineContext } from './context.js';
 import { parseCid, type CID } from '../../ids/cid.js';
 import type { RevokeOutcome } from './types.js';
 
-interface Target {
+export interface RevocationTarget {
   readonly cid: CID;
   /** As the revoker wrote it: echoed in the answer. */
   readonly text: string;
 }
 
 /** UCAN: the `urn:cid:` resource of a `tinycloud.delegation/revoke` capability, else `prf[0]`. CACAO: `ucan:<cid>`. */
-function targetOf(env: SignedEnvelope): Target | undefined {
+function targetOf(env: SignedEnvelope): RevocationTarget | undefined {
   if (env.kind === 'ucan') {
     for (const cap of env.info.capabilities) {
       const cid = cap.ability === REVOKE_ABILITY ? cidOfUrn(cap.resource) : undefined;
@@ -41,6 +43,28 @@ export async function revoke(ctx: EngineContext, env: SignedEnvelope): Promise<R
   const now = ctx.clock();
   const verified = verifyEnvelope(env, now);
   if (!verified.ok) return verified;
+  const checked = await checkRevocation(ctx, env, now);
+  if (!checked.ok) return checked;
+  const target = checked.value;
+  const targetId = target.cid.multihash.bytes;
+
+  await writeTransaction(ctx.metadata, async (trx) => {
+    const known = await trx.selectFrom('revocation').select('id').where('id', '=', env.multihash).executeTakeFirst();
+    if (known) return;
+    await insertRevocationRows(trx, ctx, env, targetId, now);
+    const spaces = await trx.selectFrom('event_order').select('space').distinct().where('event', '=', targetId).execute();
+    for (const { space } of spaces) {
+      await appendEpoch(trx, space, [{ kind: 'revocation', multihash: env.multihash }]);
+    }
+  });
+  return ok({ revoked: true, cid: target.text });
+}
+
+/**
+ * Whether a (signature-checked) revocation may revoke its target at `now` (WIRE §2.10 steps 2–4): the target is
+ * stored, and the signer, directly or through one control proof live at `now`, controls it.
+ */
+export async function checkRevocation(ctx: EngineContext, env: SignedEnvelope, now: number): Promise<Result<RevocationTarget>> {
   const target = targetOf(env);
   if (!target) return err('REVOKE_FORBIDDEN', 'No delegation to revoke');
   const targetId = target.cid.multihash.bytes;
@@ -55,19 +79,18 @@ export async function revoke(ctx: EngineContext, env: SignedEnvelope): Promise<R
   const ancestors = lineage.nodes.filter((n) => idKey(n.id) !== idKey(targetId));
   const controllers = await controllersOf(db, lineage.parent, ancestors);
   if (!controllers.has(principal.value)) return err('REVOKE_FORBIDDEN', `Unauthorized Revoker: ${principal.value}`);
+  return ok(target);
+}
 
-  await writeTransaction(ctx.metadata, async (trx) => {
-    const known = await trx.selectFrom('revocation').select('id').where('id', '=', env.multihash).executeTakeFirst();
-    if (known) return;
-    await trx
-      .insertInto('revocation')
-      .values({ id: env.multihash, revoker: signer, revoked: targetId, serialization: env.bytes, revoked_at: now })
-      .execute();
-    await insertActors(trx, ctx, [signer]);
-    const spaces = await trx.selectFrom('event_order').select('space').distinct().where('event', '=', targetId).execute();
-    for (const { space } of spaces) {
-      await appendEpoch(trx, space, [{ kind: 'revocation', multihash: env.multihash }]);
-    }
-  });
-  return ok({ revoked: true, cid: target.text });
+/** The `revocation` row and the revoker's actor row, inside the caller's transaction. */
+export async function insertRevocationRows(
+  trx: Transaction<Database>,
+  ctx: EngineContext,
+  env: SignedEnvelope,
+  target: Uint8Array,
+  revokedAt: number,
+): Promise<void> {
+  const signer = env.info.delegator;
+  await trx.insertInto('revocation').values({ id: env.multihash, revoker: signer, revoked: target, serialization: env.bytes, revoked_at: revokedAt }).execute();
+  await insertActors(trx, ctx, [signer]);
 }
