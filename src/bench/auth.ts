@@ -135,7 +135,7 @@ async function authorizedInvocations(count: number, concurrency: number): Promis
 /** Authorized no-op invocations per second, beside bare fastify measured in the same run. */
 export async function benchAuth(options: AuthBenchOptions = {}): Promise<BenchRow[]> {
   const concurrency = options.concurrency ?? 32;
-  const requests = options.requests ?? 20_000;
+  const requests = options.requests ?? 5_000;
   const bare = await bareFastify(requests, concurrency);
   const authorized = await authorizedInvocations(requests, concurrency);
   if (authorized.failures > 0) throw new Error(`bench: ${authorized.failures} authorized invocations failed`);
