@@ -34,7 +34,7 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
   await mkdir(stagingDir, { recursive: true });
   await sweepAbandonedTempFiles(tmpDir);
   if (stagingDir !== tmpDir) await sweepAbandonedTempFiles(stagingDir);
-  const area = { mode: options.staging, dir: stagingDir };
+  const area = { mode: options.staging, dir: stagingDir, fsync: true };
 
   const spaceDir = (space: string): string => {
     const dir = join(root, ...spaceSegments(space));
@@ -47,9 +47,9 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
   async function persistContent(target: string, content: StagedContent): Promise<boolean> {
     if (await isFile(target)) return false;
     await ensureDirDurable(dirname(target));
+    // Staged files were fsynced when staging finished; memory-staged bytes get theirs here.
     const source = content.file ?? (await writeTempFile(tmpDir, content.chunks ?? []));
     try {
-      await fsyncFile(source);
       const created = await placeFile(source, target, tmpDir);
       await fsyncDir(dirname(target));
       return created;
@@ -165,6 +165,7 @@ async function writeTempFile(dir: string, chunks: Uint8Array[]): Promise<string>
   const handle = await open(path, 'wx');
   try {
     for (const chunk of chunks) await writeFully(handle, chunk);
+    await handle.sync();
   } catch (error) {
     await handle.close();
     await rm(path, { force: true });

@@ -23,6 +23,8 @@ export interface StagingArea {
   mode: StagingMode;
   dir: string;
   memoryLimit?: number;
+  /** fsync staging files before closing them (when they will be linked into a store as they are). */
+  fsync?: boolean;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function stageContent(
       }
     }
     await inflight;
+    if (area.fsync) await handle?.sync();
     await handle?.close();
     handle = undefined;
     const digest = hasher.digest();
