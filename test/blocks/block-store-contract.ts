@@ -11,6 +11,7 @@ import {
   BOB_SPACE,
   MiB,
   blake3,
+  bufferMemoryProbe,
   chunked,
   collect,
   digestToName,
@@ -203,21 +204,20 @@ export function describeBlockStoreContract(driver: string, openStore: OpenStore)
 
     it('streams a 64 MiB body in and out with bounded memory', { timeout: 120_000 }, async () => {
       const space = freshSpace();
-      const baseline = process.memoryUsage().arrayBuffers;
-      let peak = 0;
-      const probe = (): void => void (peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline));
-      const source = await generatedStream(64 * MiB, probe);
+      const memory = bufferMemoryProbe();
+      const source = await generatedStream(64 * MiB, memory.sample);
       const result = await store.put(space, source.body);
       expect(result).toEqual({ digest: source.digest(), size: 64 * MiB, created: true });
       const readBack = await store.get(space, result.digest);
       async function* probed(): AsyncGenerator<Uint8Array> {
         for await (const chunk of readBack!) {
-          probe();
+          memory.sample();
           yield chunk;
         }
       }
       expect(await hashStream(probed())).toEqual({ digest: result.digest, size: 64 * MiB });
-      expect(peak).toBeLessThan(40 * MiB);
+      // Memory staging may hold 8 MiB before spilling; the whole 64 MiB object must never be held.
+      expect(memory.peak()).toBeLessThan(24 * MiB);
     });
 
     it('refuses hostile space ids before touching storage', async () => {

@@ -1,5 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createBlake3Hasher } from '../../src/core/ids/blake3.js';
 import { blake3 } from '../../src/core/ids/blake3.js';
 import { digestToName } from '../../src/core/blocks/digest.js';
@@ -64,3 +66,25 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 export const names = (digests: Uint8Array[]): string[] => digests.map(digestToName).sort();
 
 export { blake3, digestToName, Readable };
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/**
+ * Tracks the peak of live Buffer memory above where it stood at creation. It collects garbage before each
+ * sample (every `every` calls), so the peak is what is really held, not what the collector has yet to free.
+ */
+export function bufferMemoryProbe(every = 4) {
+  collectGarbage();
+  const baseline = process.memoryUsage().arrayBuffers;
+  let peak = 0;
+  let calls = 0;
+  return {
+    sample(): void {
+      if (++calls % every !== 0) return;
+      collectGarbage();
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+    },
+    peak: () => peak,
+  };
+}
