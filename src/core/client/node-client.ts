@@ -122,6 +122,16 @@ export class NodeClient {
   /** `POST /revoke` (WIRE §2.10). */
   async revoke(token: string, action = 'revoke'): Promise<{ revoked: boolean; cid: string }> {
     const response = await this.#send(action, { method: 'POST', url: this.#endpoint('revoke'), headers: { authorization: token } });
+    if (response.status === 403 || response.status === 404) {
+      const body = await readText(response.body, 64 * 1024).catch(() => '');
+      if (/Cannot find parent delegation|not found/i.test(body)) {
+        throw new ClientError('not-found', 'DELEGATION_NOT_FOUND', `${action} on ${this.display}: no such delegation there`, {
+          status: response.status,
+          hint: 'Check the CID, and that the delegation was registered on this node (tinycloud delegate … --node).',
+        });
+      }
+      throw failureFromResponse(response.status, body, { action, node: this.display });
+    }
     if (response.status !== 200) return this.#fail(response, { action, node: this.display });
     return this.#json(response, action);
   }

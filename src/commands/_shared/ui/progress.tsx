@@ -1,0 +1,84 @@
+import { PassThrough } from 'node:stream';
+import { Box, render, Text } from 'ink';
+import { formatBytes, formatDuration } from './format.js';
+
+/** Transfers smaller than this finish before a bar would be readable. */
+export const PROGRESS_THRESHOLD = 1024 * 1024;
+
+export interface Progress {
+  /** Count transferred bytes. */
+  add(bytes: number): void;
+  /** Draw the final state and release the terminal. */
+  finish(): void;
+}
+
+interface BarProps {
+  readonly label: string;
+  readonly done: number;
+  readonly total?: number;
+  readonly elapsed: number;
+}
+
+const WIDTH = 30;
+
+function Bar({ label, done, total, elapsed }: BarProps) {
+  const rate = elapsed > 0 ? done / elapsed : 0;
+  const fraction = total ? Math.min(1, done / total) : undefined;
+  const filled = fraction === undefined ? 0 : Math.round(fraction * WIDTH);
+  const eta = fraction !== undefined && rate > 0 && total ? (total - done) / rate : undefined;
+  return (
+    <Box gap={1}>
+      <Text>{label}</Text>
+      {fraction !== undefined && (
+        <Text>
+          <Text color="green">{'█'.repeat(filled)}</Text>
+          <Text dimColor>{'░'.repeat(WIDTH - filled)}</Text>
+        </Text>
+      )}
+      {fraction !== undefined && <Text>{`${Math.floor(fraction * 100)}%`.padStart(4)}</Text>}
+      <Text>
+        {formatBytes(done)}
+        {total ? ` / ${formatBytes(total)}` : ''}
+      </Text>
+      <Text dimColor>{`${formatBytes(rate)}/s`}</Text>
+      {eta !== undefined && done < (total ?? 0) && <Text dimColor>{`eta ${formatDuration(eta)}`}</Text>}
+    </Box>
+  );
+}
+
+const NO_PROGRESS: Progress = { add: () => {}, finish: () => {} };
+
+/**
+ * A progress bar on stderr (stdout may carry the data itself), drawn with ink only when stderr is a terminal and
+ * the transfer is large or of unknown size; otherwise nothing is drawn.
+ */
+export function startProgress(label: string, total: number | undefined, enabled: boolean): Progress {
+  const stderr = process.stderr;
+  if (!enabled || !stderr.isTTY || (total !== undefined && total < PROGRESS_THRESHOLD)) return NO_PROGRESS;
+  let done = 0;
+  const started = Date.now();
+  const view = () => <Bar label={label} done={done} total={total} elapsed={(Date.now() - started) / 1000} />;
+  // A private stdin: ink must never touch the real one, which may be the data being uploaded.
+  const instance = render(view(), {
+    stdout: stderr,
+    stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+    patchConsole: false,
+    exitOnCtrlC: false,
+    maxFps: 10,
+  });
+  const timer = setInterval(() => instance.rerender(view()), 100);
+  timer.unref();
+  let finished = false;
+  return {
+    add: (bytes) => {
+      done += bytes;
+    },
+    finish: () => {
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      instance.rerender(view());
+      instance.unmount();
+    },
+  };
+}
