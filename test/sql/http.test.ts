@@ -169,9 +169,9 @@ describe('SQL over /invoke', () => {
     expect(none.status).toBe(401);
     const stolen = await invokeSql(node, mallory, notes, R, { action: 'query', sql: 'SELECT * FROM notes' }, { prf: [session.sessionCid], now: clock.now });
     expect(stolen.status).toBe(401);
-    const ghost = await invokeSql(node, mallory, `${mallory.space('nothing')}/sql`, R, { action: 'query', sql: 'SELECT 1' }, { now: clock.now });
-    expect(ghost.status).toBe(404);
-    expect(ghost.text).toBe('Space not found');
+    const forged = await invokeSql(node, mallory, notes, W, { action: 'execute', sql: 'DELETE FROM notes' }, { prf: [session.sessionCid], now: clock.now });
+    expect(forged.status).toBe(401);
+    expect((await asAlice(R, { action: 'query', sql: 'SELECT count(*) FROM notes' })).json()).toMatchObject({ rows: [[2]] });
   });
 
   it('two databases in one invocation are ambiguous', async () => {

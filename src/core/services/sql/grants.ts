@@ -52,7 +52,7 @@ export async function sqlTargetOf(metadata: MetadataDb, invocation: AuthorizedIn
   if (paths.size !== 1) throw bad('Ambiguous sql capabilities span multiple database paths');
 
   const dependent = caps.some((c) => !isRootAuthority(invocation.invoker, c));
-  const stored = dependent ? await loadAbilities(metadata.db, invocation.info.parents) : [];
+  const stored = dependent ? await parentAbilities(metadata, invocation.info.parents) : [];
   const fact = factCaveats(invocation.facts);
 
   const grants: SqlGrant[] = [];
@@ -69,6 +69,37 @@ export async function sqlTargetOf(metadata: MetadataDb, invocation: AuthorizedIn
     }
   }
   return { space: first.target.space.text, database: databaseName(first.target.path), grants };
+}
+
+// A delegation's abilities never change once stored (revocation is the auth engine's concern), so they are
+// cached by delegation id: the hot path of a session's invocations skips the query.
+const abilityCache = new WeakMap<MetadataDb, Map<string, StoredAbility[]>>();
+const ABILITY_CACHE_SIZE = 4096;
+
+async function parentAbilities(metadata: MetadataDb, parents: readonly Uint8Array[]): Promise<StoredAbility[]> {
+  let cache = abilityCache.get(metadata);
+  if (!cache) abilityCache.set(metadata, (cache = new Map()));
+  const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
+  const found = new Map<string, StoredAbility[]>();
+  const missing: Uint8Array[] = [];
+  for (const parent of parents) {
+    const hit = cache.get(hex(parent));
+    if (hit) found.set(hex(parent), hit);
+    else missing.push(parent);
+  }
+  if (missing.length > 0) {
+    for (const ability of await loadAbilities(metadata.db, missing)) {
+      const key = hex(ability.delegation);
+      found.set(key, [...(found.get(key) ?? []), ability]);
+    }
+    // Only delegations that exist are cached: one stored later under a missing id is never hidden.
+    for (const parent of missing) {
+      const rows = found.get(hex(parent));
+      if (rows) cache.set(hex(parent), rows);
+      if (cache.size > ABILITY_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    }
+  }
+  return [...found.values()].flat();
 }
 
 function coveringGrants(cap: Capability, stored: readonly StoredAbility[]): StoredAbility[] {

@@ -93,6 +93,8 @@ export class SqlService {
   readonly #metadata: MetadataDb;
   readonly #quotas: Quotas;
   readonly #now: () => number;
+  /** Last size written to `sql_database` per database; only this service writes those rows. */
+  readonly #sizes = new Map<string, number>();
 
   constructor(options: SqlServiceOptions) {
     this.#pool = options.pool;
@@ -256,30 +258,43 @@ export class SqlService {
   async #commitEvent(invocation: SqlInvocation, conn: Connection): Promise<void> {
     const { space, database, event } = invocation;
     const size = Number(conn.db.pragma('page_count', { simple: true })) * Number(conn.db.pragma('page_size', { simple: true }));
-    const previous = await this.#metadata.db
-      .selectFrom('sql_database')
-      .select('size_bytes')
-      .where('space', '=', space)
-      .where('name', '=', database)
-      .executeTakeFirst();
-    const before = Number(previous?.size_bytes ?? 0);
-    if (size > before) {
-      const usage = await this.#quotas.usage(space);
-      if (usage.limitBytes !== null) {
-        if (usage.usedBytes >= usage.limitBytes) throw quotaExhausted(usage);
-        if (usage.usedBytes - before + size > usage.limitBytes) throw quotaWouldExceed(usage);
+    const recorded = await this.#recordedSize(space, database);
+    if (size > (recorded ?? 0)) {
+      const { limitBytes } = await this.#quotas.limitOf(space);
+      if (limitBytes !== null) {
+        const usage = { space, usedBytes: await this.#quotas.usedBytes(space), limitBytes, override: false };
+        if (usage.usedBytes >= limitBytes) throw quotaExhausted(usage);
+        if (usage.usedBytes - (recorded ?? 0) + size > limitBytes) throw quotaWouldExceed(usage);
       }
     }
     const now = this.#now();
     await writeTransaction(this.#metadata, async (trx) => {
       await recordInvocation(trx, event, now);
       await appendEpoch(trx, space, [{ kind: 'invocation', multihash: event.multihash }]);
-      if (previous) {
+      if (recorded !== undefined) {
         await trx.updateTable('sql_database').set({ size_bytes: size, updated_at: now }).where('space', '=', space).where('name', '=', database).execute();
       } else {
         await trx.insertInto('sql_database').values({ space, name: database, size_bytes: size, created_at: now, updated_at: now }).execute();
       }
     });
+    this.#sizes.delete(`${space}\u0000${database}`);
+    this.#sizes.set(`${space}\u0000${database}`, size);
+    if (this.#sizes.size > 10_000) this.#sizes.delete(this.#sizes.keys().next().value as string);
+  }
+
+  /** The size `sql_database` holds for this database (undefined before its first write), cached after first use. */
+  async #recordedSize(space: string, database: string): Promise<number | undefined> {
+    const key = `${space}\u0000${database}`;
+    if (this.#sizes.has(key)) return this.#sizes.get(key);
+    const row = await this.#metadata.db
+      .selectFrom('sql_database')
+      .select('size_bytes')
+      .where('space', '=', space)
+      .where('name', '=', database)
+      .executeTakeFirst();
+    const size = row ? Number(row.size_bytes) : undefined;
+    if (size !== undefined) this.#sizes.set(key, size);
+    return size;
   }
 
   /**
