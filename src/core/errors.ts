@@ -10,6 +10,8 @@ export const ERRORS = {
   INVALID_KEY: 400,
   MISSING_INPUT: 400,
   SQL_INVALID: 400,
+  /** A CAR import refused: a block fails its hash, the history does not verify, the file is truncated. */
+  CAR_INVALID: 400,
   // 401
   AUTH_MISSING: 401,
   AUTH_MALFORMED: 401,

@@ -8,6 +8,7 @@ import { TinyCloudError } from '../errors.js';
 import type { Engine } from './dialect.js';
 import { initialSchema } from './migrations/001_initial.js';
 import { delegationSignedDigest } from './migrations/002_delegation_signed_digest.js';
+import { carExportIndexes } from './migrations/003_car_export_indexes.js';
 import type { Database } from './schema.js';
 
 export interface MetadataDb {
@@ -18,7 +19,11 @@ export interface MetadataDb {
 
 /** Numbered migrations, applied in order at every start. Never edit a released one: add the next number. */
 function migrationsFor(engine: Engine): Record<string, Migration> {
-  return { '001_initial': initialSchema(engine), '002_delegation_signed_digest': delegationSignedDigest(engine) };
+  return {
+    '001_initial': initialSchema(engine),
+    '002_delegation_signed_digest': delegationSignedDigest(engine),
+    '003_car_export_indexes': carExportIndexes(),
+  };
 }
 
 /** `postgres://alice:hunter2@db/x` → `postgres://alice:***@db/x`: URLs appear in errors, passwords never do. */
