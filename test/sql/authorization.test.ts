@@ -215,6 +215,22 @@ describe('table and column caveats', () => {
     expect(row).toMatchObject({ json: { rows: [['new', 'secret two']] } });
   });
 
+  it('cannot read notes.body through a virtual table whose module reads it', async () => {
+    const made = await db.call(ALL, {
+      action: 'batch',
+      statements: [
+        { sql: "CREATE VIRTUAL TABLE search USING fts5(body, content='notes', content_rowid='id')" },
+        { sql: "INSERT INTO search(search) VALUES ('rebuild')" },
+      ],
+    });
+    expect(made.status, JSON.stringify(made)).toBe(200);
+    const sql = "SELECT body FROM search WHERE search MATCH 'secret'";
+    expect((await db.call(READ, { action: 'query', sql })).status).toBe(200);
+    for (const caveat of [{ tables: ['search'] }, { columns: ['body'] }, { tables: ['search', 'notes'], columns: ['title'] }]) {
+      expect((await db.call(READ, { action: 'query', sql }, [caveat])).status, JSON.stringify(caveat)).toBe(403);
+    }
+  });
+
   it('qualified column names count per table', async () => {
     const qualified = [{ tables: ['notes'], columns: ['notes.title'] }];
     expect((await db.call(READ, { action: 'query', sql: 'SELECT title FROM notes' }, qualified)).status).toBe(200);

@@ -49,6 +49,9 @@ function caveatRefusal(caveat: SqlCaveat, profile: StatementProfile, named: bool
   if ((caveat.tables || caveat.columns) && profile.kind !== 'read' && profile.kind !== 'write') {
     return denied('schema and admin statements are not available under table or column limits');
   }
+  if ((caveat.tables || caveat.columns) && profile.virtualTables.size > 0) {
+    return denied('virtual tables are not available under table or column limits');
+  }
   if (caveat.tables) {
     for (const table of [...profile.tablesRead, ...profile.tablesWritten]) {
       if (!caveat.tables.has(table)) return denied(`table ${table} is outside this capability`);

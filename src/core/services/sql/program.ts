@@ -27,6 +27,11 @@ export interface StatementProfile {
   insertsRow: boolean;
   /** VACUUM: SQLite runs it only outside a transaction. */
   outsideTransaction: boolean;
+  /**
+   * The schema's virtual tables the program opens (lower-case). Their modules run statements of their own
+   * (an FTS5 table with `content=` reads another table) that are not part of this program.
+   */
+  virtualTables: Set<string>;
 }
 
 /** SQL functions no statement may call. SQLite already refuses most of them; this keeps it that way. */
@@ -94,6 +99,7 @@ export function profileStatement(
     columnsWritten: new Set(),
     insertsRow: false,
     outsideTransaction: false,
+    virtualTables: new Set(),
   };
   const refuse = (why: string) => (profile.refused ??= why);
   const all = programs.flat();
@@ -136,7 +142,10 @@ export function profileStatement(
           if (!name) refuse('this table-valued function or virtual table is not available');
           const table = name ? catalog.tables.get(name) : undefined;
           addTarget(cursors, op.p1, { kind: 'vtab', name, table });
-          if (table) profile.tablesRead.add(table.name.toLowerCase());
+          if (table) {
+            profile.tablesRead.add(table.name.toLowerCase());
+            profile.virtualTables.add(table.name.toLowerCase());
+          }
           break;
         }
         case 'VUpdate': {
@@ -144,7 +153,10 @@ export function profileStatement(
           const name = typeof op.p4 === 'string' ? vtabs.get(op.p4) : undefined;
           const table = name ? catalog.tables.get(name) : undefined;
           if (!table) refuse('this virtual table is not available');
-          else profile.tablesWritten.add(table.name.toLowerCase());
+          else {
+            profile.tablesWritten.add(table.name.toLowerCase());
+            profile.virtualTables.add(table.name.toLowerCase());
+          }
           rowChanges = true;
           break;
         }
