@@ -21,8 +21,10 @@ export function openBlockStore(
   switch (blocks.type) {
     case 'Local':
       return openLocalBlockStore({ path: blocks.path, ...staging });
-    case 'S3':
-      return openS3BlockStore({ ...blocks, ...staging });
+    case 'S3': {
+      const { bucket, endpoint, region } = blocks;
+      return openS3BlockStore({ bucket, endpoint, region, ...staging });
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -50,7 +50,8 @@ const PARTS_IN_FLIGHT = 4;
  * when the node dies between upload and delete. Staging is needed anyway because a block is persisted only
  * after the DB transaction; the cost is local disk for bodies in flight. A crash mid-upload leaves an
  * incomplete multipart upload, which is invisible to readers; a bucket lifecycle rule
- * (AbortIncompleteMultipartUpload) reclaims its space.
+ * (AbortIncompleteMultipartUpload) reclaims its space. On AWS the credentials need s3:ListBucket as well as
+ * s3:GetObject/PutObject: without it a HEAD of an absent block answers 403 instead of 404.
  */
 export async function openS3BlockStore(options: S3BlockStoreOptions): Promise<BlockStore> {
   const client = new S3Client({
@@ -66,7 +67,10 @@ export async function openS3BlockStore(options: S3BlockStoreOptions): Promise<Bl
   const stagingDir = ownStagingDir
     ? await mkdtemp(join(tmpdir(), 'tinycloud-staging-'))
     : resolve(options.stagingDir!);
-  if (!ownStagingDir) await sweepAbandonedTempFiles(stagingDir);
+  if (!ownStagingDir) {
+    await mkdir(stagingDir, { recursive: true });
+    await sweepAbandonedTempFiles(stagingDir);
+  }
   const area = { mode: options.staging, dir: stagingDir };
   const basePartSize = Math.max(options.partSize ?? DEFAULT_PART_SIZE, 5 * 1024 * 1024);
 

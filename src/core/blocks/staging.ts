@@ -59,6 +59,8 @@ export async function stageContent(
       if (handle) {
         await inflight;
         inflight = writeFully(handle, chunk);
+        // Its failure is taken up at the next await; until then it must not count as unhandled.
+        inflight.catch(() => {});
       } else {
         chunks.push(chunk);
       }
