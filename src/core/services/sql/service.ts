@@ -390,28 +390,42 @@ export class SqlService {
   }
 
   async #export(invocation: SqlInvocation): Promise<SqlResponse> {
-    const { space, database } = invocation;
+    const snapshot = await this.snapshot(invocation.space, invocation.database);
+    if (!snapshot) throw new TinyCloudError('NOT_FOUND', 'Database not found');
+    const stream = createReadStream(snapshot.file);
+    stream.once('close', () => snapshot.remove());
+    return { type: 'sqlite', stream, size: snapshot.size };
+  }
+
+  /**
+   * A consistent copy of one database in a temp file (a backup taken under the writer lock; readers carry on),
+   * in rollback-journal mode so it opens anywhere, including from memory. Undefined when the database does not
+   * exist. The caller removes the file. CAR export uses this too.
+   */
+  async snapshot(space: string, database: string): Promise<{ file: string; size: number; remove(): void } | undefined> {
     return this.#pool.use(space, database, false, async (handle) => {
-      if (!handle) throw new TinyCloudError('NOT_FOUND', 'Database not found');
+      if (!handle) return undefined;
       const dir = path.join(this.#pool.dir, '.export');
       mkdirSync(dir, { recursive: true });
       const file = path.join(dir, `${randomUUID()}.sqlite3`);
+      const remove = () => rmSync(file, { force: true });
       try {
-        // A backup under the writer lock is a consistent snapshot; readers carry on meanwhile.
         await this.#pool.exclusive(space, database, () => handle.writer.db.backup(file));
-        // A standalone file, not a WAL one: it opens anywhere, including from memory (sqlite3_deserialize).
         const copy = new SqliteDatabase(file);
         copy.pragma('journal_mode = DELETE');
         copy.close();
-        const size = statSync(file).size;
-        const stream = createReadStream(file);
-        stream.once('close', () => rmSync(file, { force: true }));
-        return { type: 'sqlite', stream, size } as const;
+        return { file, size: statSync(file).size, remove };
       } catch (error) {
-        rmSync(file, { force: true });
+        remove();
         throw error;
       }
     });
+  }
+
+  /** The databases a space holds, with their sizes as last committed. */
+  async databases(space: string): Promise<{ name: string; sizeBytes: number; updatedAt: number }[]> {
+    const rows = await this.#metadata.db.selectFrom('sql_database').selectAll().where('space', '=', space).orderBy('name').execute();
+    return rows.map((r) => ({ name: r.name, sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at) }));
   }
 }
 
