@@ -71,7 +71,16 @@ export async function startMariadb(): Promise<DbServer> {
   if (!mariadbAvailable()) throw new Error('MariaDB is not installed (apt-get install mariadb-server)');
   const dir = mkdtempSync(path.join(tmpdir(), 'tinycloud-mariadb-'));
   const port = await freePort();
-  execFileSync('mariadb-install-db', ['--user=root', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'pipe' });
+  // mariadb-install-db has been seen to crash under heavy load; a fresh attempt succeeds.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      rmSync(`${dir}/data`, { recursive: true, force: true });
+      execFileSync('mariadb-install-db', ['--no-defaults', '--user=root', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'pipe' });
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
   const child: ChildProcess = spawn(
     '/usr/sbin/mariadbd',
     ['--no-defaults', '--user=root', `--datadir=${dir}/data`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${dir}/sock`, `--pid-file=${dir}/pid`, '--skip-grant-tables', '--innodb-flush-log-at-trx-commit=0'],
