@@ -231,6 +231,15 @@ describe('table and column caveats', () => {
     }
   });
 
+  it('WITHOUT ROWID tables: writes are writes, and column limits cover the whole row', async () => {
+    await db.call(ALL, { action: 'execute', schema: ['CREATE TABLE tags (name TEXT PRIMARY KEY, secret TEXT) WITHOUT ROWID'], sql: "INSERT INTO tags VALUES ('a', 's')" });
+    expect((await db.call(READ, { action: 'execute', sql: "UPDATE tags SET secret = 'x'" })).status).toBe(403);
+    expect((await db.call(READ, { action: 'query', sql: 'SELECT name FROM tags' }, [{ columns: ['name'] }])).status).toBe(200);
+    expect((await db.call(READ, { action: 'query', sql: 'SELECT secret FROM tags' }, [{ columns: ['name'] }])).status).toBe(403);
+    expect((await db.call(WRITE, { action: 'execute', sql: "UPDATE tags SET secret = 'x' WHERE name = 'a'" }, [{ columns: ['name'] }])).status).toBe(403);
+    expect(await db.call(ALL, { action: 'query', sql: 'SELECT secret FROM tags' })).toMatchObject({ json: { rows: [['s']] } });
+  });
+
   it('qualified column names count per table', async () => {
     const qualified = [{ tables: ['notes'], columns: ['notes.title'] }];
     expect((await db.call(READ, { action: 'query', sql: 'SELECT title FROM notes' }, qualified)).status).toBe(200);

@@ -206,6 +206,16 @@ export function profileStatement(
           break;
       }
     }
+    // A WITHOUT ROWID table is its primary-key b-tree: its rows change through IdxInsert/IdxDelete.
+    for (const op of ops) {
+      if (op.opcode !== 'IdxInsert' && op.opcode !== 'IdxDelete') continue;
+      for (const target of cursors.get(op.p1) ?? []) {
+        if (target.kind !== 'object' || target.object.kind !== 'table') continue;
+        rowChanges = true;
+        // Which of its columns changed is not traced (no ISUPDATE record to compare): all of them, to be safe.
+        profile.columnsWritten.add(columnKey(target.object.name.toLowerCase(), ANY_COLUMN));
+      }
+    }
     if (wantColumns) collectColumns(ops, cursors, profile);
   });
 
