@@ -177,6 +177,33 @@ describe('red team', () => {
     });
   });
 
+  describe('chain windows', () => {
+    it('a child may not start before its parent: nbf earlier than the parent\'s → 401', async () => {
+      const fields = siweFields(alice, { att: { [kv('late/')]: { 'tinycloud.kv/get': [{}] } }, notBefore: new Date((clock.now - 30) * 1000).toISOString() });
+      const gated = await delegate(cacaoHeader(fields, alice));
+      expect(gated.status).toBe(200);
+      const gatedCid = await cidOfHeader(cacaoHeader(fields, alice));
+      const child = ucan(alice.session, { att: { [kv('late/')]: { 'tinycloud.kv/get': [{}] } }, audience: bob.sessionDid, prf: [gatedCid], exp: clock.now + 600 }, clock.now);
+      const answer = await delegate(child);
+      expect(answer.status).toBe(401);
+      expect(answer.text).toBe('Child delegation not-before precedes parent not-before');
+    });
+
+    it('an expired ancestor stops invocations: every delegation on the chain must be in its window', async () => {
+      const short = await signIn(node, alice, 'default', sessionAtt(a.space));
+      const token = () => ucan(alice.session, { att: space(), prf: [short.sessionCid] }, clock.now);
+      expect((await invoke(token())).status).toBe(200);
+      clock.advance(3600);
+      try {
+        const answer = await invoke(token());
+        expect(answer.status).toBe(401);
+        expect(answer.text).toBe(`Unauthorized Action: ${a.space}/space / tinycloud.space/info`);
+      } finally {
+        clock.advance(-3600);
+      }
+    });
+  });
+
   describe('chains', () => {
     it('unknown prf → 401', async () => {
       const stranger = await cidOfHeader(cacaoHeader(siweFields(alice, { att: sessionAtt(a.space) }), alice));
