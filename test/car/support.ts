@@ -7,6 +7,7 @@ import { cidOfHeader, post, ucan, type Principal, type TestClock } from '../auth
 import { KvClient, startKvNode } from '../kv/http-support.js';
 import type { TestNode } from '../support/test-node.js';
 import type { CID } from '../../src/core/ids/cid.js';
+import type { Attenuations } from '../../src/core/auth/index.js';
 
 export { KvClient };
 
@@ -29,7 +30,7 @@ export async function expectOk(response: Response | Promise<Response>): Promise<
 }
 
 /** A UCAN delegation from `from`'s session key to `to`'s session key, posted to the node; returns its CID. */
-export async function delegateTo(node: TestNode, client: KvClient, to: Principal, att: Record<string, Record<string, object[]>>, clock: TestClock): Promise<CID> {
+export async function delegateTo(node: TestNode, client: KvClient, to: Principal, att: Attenuations, clock: TestClock): Promise<CID> {
   const token = ucan(client.owner.session, { att, prf: [client.sessionCid], audience: to.sessionDid, exp: clock.now + 600 }, clock.now);
   const answer = await post(node, '/delegate', token);
   if (answer.status !== 200) throw new Error(`delegate: ${answer.status} ${answer.text}`);
