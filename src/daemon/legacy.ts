@@ -1,8 +1,8 @@
 import type { FastifyReply } from 'fastify';
 import { decodeAuthorization } from '../core/auth/envelope.js';
-import { mapLegacyResource } from '../core/auth/legacy.js';
+import { mapLegacyResource, toLegacyCapability } from '../core/auth/legacy.js';
 import { parseSpaceId } from '../core/auth/resource.js';
-import type { DelegateOutcome } from '../core/auth/engine/types.js';
+import type { DelegateOutcome, DelegationRecord } from '../core/auth/engine/types.js';
 import type { SignedEnvelope } from '../core/auth/types.js';
 import { TinyCloudError } from '../core/errors.js';
 import type { Result } from '../core/result.js';
@@ -35,4 +35,23 @@ export function spaceIdAtEdge(text: string): string {
 export function replyLegacyDelegate(reply: FastifyReply, outcome: DelegateOutcome): FastifyReply {
   if (outcome.skipped.length > 0) return reply.code(404).type('text/plain; charset=utf-8').send('Space not found');
   return reply.code(200).type('text/plain; charset=utf-8').send('');
+}
+
+/**
+ * `capabilities/read` as the old client types it (`sessions()`: `{[cid]: {capabilities: [{resource, action}],
+ * delegator, delegate, parents, raw}}`): each capability in the orbit form the old node reported.
+ */
+export function legacyCapabilitiesView(
+  records: Record<string, DelegationRecord> | DelegationRecord[],
+): Record<string, LegacyDelegationRecord> | LegacyDelegationRecord[] {
+  const view = (r: DelegationRecord): LegacyDelegationRecord => ({
+    ...r,
+    capabilities: r.capabilities.map((c) => toLegacyCapability(c.resource, c.ability)),
+  });
+  if (Array.isArray(records)) return records.map(view);
+  return Object.fromEntries(Object.entries(records).map(([cid, r]) => [cid, view(r)]));
+}
+
+export interface LegacyDelegationRecord extends Omit<DelegationRecord, 'capabilities'> {
+  readonly capabilities: { resource: string; action: string }[];
 }

@@ -88,10 +88,12 @@ describe.each(['web-hostflow.jsonl', 'wasm-hostflow.jsonl'])('legacy client host
       if (abilityOf(call) === 'tinycloud.capabilities/read') {
         expect(answer.status).toBe(200);
         expect(answer.type).toMatch(/^application\/json/);
-        const sessions = JSON.parse(answer.text) as Record<string, { delegator: string; capabilities: { resource: string; ability: string }[] }>;
+        // Answered in the old node's shape (the old client's `CapSummary`): `{resource, action}` in orbit form.
+        const sessions = JSON.parse(answer.text) as Record<string, { delegator: string; capabilities: { resource: string; action: string }[] }>;
         expect(Object.keys(sessions).length).toBeGreaterThanOrEqual(1);
         const caps = Object.values(sessions).flatMap((s) => s.capabilities);
-        expect(caps).toContainEqual(expect.objectContaining({ resource: `${space}/kv/default`, ability: 'tinycloud.kv/put' }));
+        const orbit = decodeURIComponent(peer!.url.slice('/peer/generate/'.length));
+        expect(caps).toContainEqual({ resource: `${orbit}/kv/default`, action: 'kv/put' });
       } else {
         expect(AUTHORIZED, `${file} #${call.seq} ${abilityOf(call)}: ${answer.status} ${answer.text}`).toContain(answer.status);
       }
