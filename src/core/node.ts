@@ -1,7 +1,9 @@
 import { AuthEngine, systemClock, type Clock } from './auth/engine/index.js';
+import { openBlockStore, type BlockStore } from './blocks/index.js';
 import type { Config } from './config/load.js';
 import { openMetadataDb, type MetadataDb } from './db/database.js';
 import { NodeKeys } from './keys/node-keys.js';
+import { KvService, SignedKvUrls } from './services/kv/index.js';
 import { NODE_VERSION, PROTOCOL_VERSION } from './version.js';
 
 export interface NodeInfo {
@@ -26,21 +28,43 @@ export class TinyCloudNode {
 
   /** Delegations, invocations, revocations (WIRE §2). */
   readonly auth: AuthEngine;
+  /** KV over content-addressed blocks, with versions and quotas (WIRE §4). */
+  readonly kv: KvService;
+  /** Signed KV read URLs (WIRE §4.3). */
+  readonly signedKv: SignedKvUrls;
 
   private constructor(
     readonly config: Config,
     readonly metadata: MetadataDb,
     readonly keys: NodeKeys,
     readonly clock: Clock,
+    readonly blocks: BlockStore,
   ) {
     this.auth = new AuthEngine(metadata, config, { clock });
     this.auth.start();
+    this.kv = new KvService({
+      metadata,
+      blocks,
+      storageLimit: config.storage.limit,
+      cursorKey: keys.derive('tinycloud/kv/list-cursor'),
+      now: clock,
+    });
+    this.signedKv = new SignedKvUrls({ metadata, blocks, ticketKey: keys.derive('tinycloud/kv/signed-urls'), now: clock });
+    this.enableFeature('kv');
+    this.enableFeature('signed-urls');
   }
 
   static async open(config: Config, options: NodeOptions = {}): Promise<TinyCloudNode> {
     const keys = await NodeKeys.create(config.keys.secret);
     const metadata = await openMetadataDb(config.storage.database);
-    return new TinyCloudNode(config, metadata, keys, options.clock ?? systemClock);
+    let blocks: BlockStore;
+    try {
+      blocks = await openBlockStore(config.storage.blocks, { staging: config.storage.staging });
+    } catch (error) {
+      await metadata.close();
+      throw error;
+    }
+    return new TinyCloudNode(config, metadata, keys, options.clock ?? systemClock, blocks);
   }
 
   get nodeDid(): string {
@@ -64,6 +88,7 @@ export class TinyCloudNode {
 
   async close(): Promise<void> {
     this.auth.close();
+    await this.blocks.close();
     await this.metadata.close();
   }
 }

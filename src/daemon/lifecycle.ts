@@ -26,7 +26,14 @@ export async function startDaemon(config: Config, options: ServerOptions & NodeO
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await app.close();
+      // close() drops the connections idle at that instant; a keep-alive connection whose response is still
+      // finishing would otherwise hold the shutdown until its keep-alive timeout (72 s).
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       await node.close();
     })());
   return { node, app, url: `http://${host}:${port}`, stop };

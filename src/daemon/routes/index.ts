@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TinyCloudNode } from '../../core/node.js';
+import { registerAdminRoutes } from './admin.js';
 import { registerAttestationRoute } from './attestation.js';
 import { registerDelegateRoute } from './delegate.js';
 import { registerDelegationStatusRoute } from './delegation-status.js';
@@ -9,6 +10,7 @@ import { registerOptionsRoute } from './options.js';
 import { registerInvokeRoute } from './invoke.js';
 import { registerPeerGenerateRoute } from './peer-generate.js';
 import { registerRevokeRoute } from './revoke.js';
+import { registerSignedKvRoutes } from './signed-kv.js';
 
 export type RouteRegistration = (app: FastifyInstance, node: TinyCloudNode) => void;
 
@@ -23,4 +25,6 @@ export const ROUTES: RouteRegistration[] = [
   registerRevokeRoute,
   registerDelegationStatusRoute,
   registerAttestationRoute,
+  registerSignedKvRoutes,
+  registerAdminRoutes,
 ];

@@ -191,9 +191,11 @@ export class KvService {
     if (ifNoneMatch !== undefined && weakMatch(parseEntityTags(ifNoneMatch, 'If-None-Match'), etag)) {
       return { status: 304, headers: common };
     }
-    const response = { ...objectResponseHeaders(parseMetadata(entry.metadata)), ...common, 'content-length': String(entry.size) };
+    const response = { ...objectResponseHeaders(parseMetadata(entry.metadata)), ...common };
+    // The answer to metadata has an empty body, so its Content-Length is 0, not the object's size.
     if (operation === 'metadata') return { status: 200, headers: response };
     checkResponseSize(headers, entry.size);
+    response['content-length'] = String(entry.size);
     const body = await this.#blocks.get(target.space, entry.value!);
     if (!body) throw new TinyCloudError('INTERNAL', `Block ${etag} of ${target.space} is missing from the block store`);
     return { status: 200, headers: response, body };
