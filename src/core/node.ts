@@ -4,6 +4,8 @@ import type { Config } from './config/load.js';
 import { openMetadataDb, type MetadataDb } from './db/database.js';
 import { NodeKeys } from './keys/node-keys.js';
 import { KvService, SignedKvUrls } from './services/kv/index.js';
+import { Quotas } from './services/kv/quota.js';
+import { registerSqlCaveatRule, SqlDatabasePool, SqlService } from './services/sql/index.js';
 import { NODE_VERSION, PROTOCOL_VERSION } from './version.js';
 
 export interface NodeInfo {
@@ -32,6 +34,8 @@ export class TinyCloudNode {
   readonly kv: KvService;
   /** Signed KV read URLs (WIRE §4.3). */
   readonly signedKv: SignedKvUrls;
+  /** Per-space SQLite databases (WIRE §5). */
+  readonly sql: SqlService;
 
   private constructor(
     readonly config: Config,
@@ -52,6 +56,14 @@ export class TinyCloudNode {
     this.signedKv = new SignedKvUrls({ metadata, blocks, ticketKey: keys.derive('tinycloud/kv/signed-urls'), now: clock });
     this.enableFeature('kv');
     this.enableFeature('signed-urls');
+    registerSqlCaveatRule();
+    this.sql = new SqlService({
+      pool: new SqlDatabasePool(config.storage.sqlPath),
+      metadata,
+      quotas: new Quotas(metadata.db, config.storage.limit),
+      now: clock,
+    });
+    this.enableFeature('sql');
   }
 
   static async open(config: Config, options: NodeOptions = {}): Promise<TinyCloudNode> {
@@ -88,6 +100,7 @@ export class TinyCloudNode {
 
   async close(): Promise<void> {
     this.auth.close();
+    this.sql.pool.close();
     await this.blocks.close();
     await this.metadata.close();
   }
