@@ -32,7 +32,8 @@ export const REGISTERED_ABILITIES: ReadonlySet<string> = new Set([
   'tinycloud.delegation/list',
   ...['subscribe', 'register', 'list', 'unregister'].map((a) => `tinycloud.hooks/${a}`),
   ...['decrypt', 'network.create', 'network.revoke'].map((a) => `tinycloud.encryption/${a}`),
-  ...['host', 'create', 'list', 'info'].map((a) => `tinycloud.space/${a}`),
+  // export / import: our extension (docs/car-format.md), the space as a CAR over `/invoke`.
+  ...['host', 'create', 'list', 'info', 'export', 'import'].map((a) => `tinycloud.space/${a}`),
   ...['get', 'list', 'metadata', 'put', 'delete'].map((a) => `tinycloud.vfs/${a}`),
 ]);
 

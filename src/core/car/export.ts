@@ -77,6 +77,8 @@ const bytesOf = (value: Uint8Array): Uint8Array => new Uint8Array(value);
  * same history always gives the same bytes. `summary` is set once the last byte has been produced.
  */
 export class SpaceExport implements AsyncIterable<Uint8Array> {
+  /** Set before the first byte is produced. */
+  manifest?: { root: CID; value: Manifest };
   summary?: ExportSummary;
   readonly #source: ExportSource;
   readonly #space: string;
@@ -119,6 +121,7 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
       sections: {},
     };
     const root = await encodeManifest(manifest);
+    this.manifest = { root: root.cid, value: manifest };
 
     const out = new Output(this.#options.onProgress, counts.blobBytes);
     out.raw(await carHeader(root.cid));

@@ -531,3 +531,41 @@ class Replay {
     return size;
   }
 }
+
+/**
+ * The manifest at the head of a CAR stream, without consuming it: `source` replays every byte (the ones read to
+ * find the manifest, then the rest). For clients that must know the space before they send the file.
+ */
+export async function peekManifest(input: AsyncIterable<Uint8Array>): Promise<{ manifest: Manifest; root: CID; source: AsyncIterable<Uint8Array> }> {
+  const iterator = input[Symbol.asyncIterator]();
+  const seen: Uint8Array[] = [];
+  const recording = {
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        seen.push(next.value);
+        yield next.value;
+      }
+    },
+  };
+  const reader = new CarStreamReader(recording);
+  const roots = await reader.roots();
+  const head = await reader.next();
+  if (roots.length !== 1 || !head || !head.cid.equals(roots[0]!)) throw invalid('not a space export: its first block is not its one root');
+  const bytes = await reader.body(MAX_SMALL_BLOCK);
+  if ((await blake3HexOf(bytes)) !== hex(head.cid.multihash.digest)) throw invalid(`manifest ${cidText(head.cid)}: its bytes do not hash to its CID`);
+  const manifest = decodeManifest(bytes, head.cid);
+  return {
+    manifest,
+    root: head.cid,
+    source: (async function* () {
+      yield* seen;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    })(),
+  };
+}

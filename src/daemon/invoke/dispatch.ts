@@ -4,6 +4,7 @@ import { TinyCloudError } from '../../core/errors.js';
 import type { TinyCloudNode } from '../../core/node.js';
 import { capabilitiesReadHandler } from './capabilities.js';
 import { kvHandler } from './kv.js';
+import { spaceCarHandler } from './space-car.js';
 import { sqlHandler } from './sql.js';
 
 /** What a service handler gets: the invocation is already authorized and consumed (single use). */
@@ -25,7 +26,7 @@ export interface InvokeHandler {
  * `/invoke` dispatch (WIRE §1.6), tried in order: encryption decrypt, then SQL, then DuckDB, then KV and
  * capabilities. Services add their entry here in that order.
  */
-export const INVOKE_HANDLERS: InvokeHandler[] = [capabilitiesReadHandler, sqlHandler, kvHandler];
+export const INVOKE_HANDLERS: InvokeHandler[] = [spaceCarHandler, capabilitiesReadHandler, sqlHandler, kvHandler];
 
 /** Services only a registered handler may answer: without one, the node says so instead of faking success. */
 const SERVED_BY_HANDLERS = new Set(['kv', 'sql', 'duckdb']);
