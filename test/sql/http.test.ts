@@ -204,6 +204,24 @@ describe('SQL over /invoke', () => {
     expect(missing.status).toBe(404);
   });
 
+  it('concurrent readers over HTTP never see half a batch', async () => {
+    const ledger = `${session.space}/sql/ledger`;
+    await asAlice(W, { action: 'execute', schema: ['CREATE TABLE debit (n)', 'CREATE TABLE credit (n)'], sql: 'SELECT 1' }, ledger);
+    const seen: number[][] = [];
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      work.push(asAlice(W, { action: 'batch', statements: [{ sql: 'INSERT INTO debit VALUES (?)', params: [i] }, { sql: 'INSERT INTO credit VALUES (?)', params: [i] }] }, ledger));
+      work.push(
+        asAlice(R, { action: 'query', sql: 'SELECT (SELECT count(*) FROM debit), (SELECT count(*) FROM credit)' }, ledger).then((a) =>
+          seen.push(a.json<{ rows: number[][] }>().rows[0]!),
+        ),
+      );
+    }
+    await Promise.all(work);
+    expect(seen.filter(([d, c]) => d !== c)).toEqual([]);
+    expect((await asAlice(R, { action: 'query', sql: 'SELECT count(*) FROM credit' }, ledger)).json()).toMatchObject({ rows: [[20]] });
+  });
+
   it('each mutating invocation is an event in the space', async () => {
     const count = async () =>
       Number((await node.node.metadata.db.selectFrom('event_order').select((eb) => eb.fn.countAll().as('n')).where('space', '=', session.space).where('kind', '=', 'invocation').executeTakeFirstOrThrow()).n);
