@@ -51,7 +51,7 @@ JSON output (--json, needs FILE): {spaceId, key, size, etag, contentType, versio
     const { info, body } = await kv.get(args.path);
     const expected = info.etag ? BLAKE3_ETAG.exec(info.etag)?.[1] : undefined;
     const hasher = await createBlake3Hasher();
-    const progress = startProgress(`get ${args.path}`, info.size ?? undefined, !this.jsonEnabled());
+    const progress = await startProgress(`get ${args.path}`, info.size ?? undefined, !this.jsonEnabled());
     let received = 0;
     const tap = new Transform({
       transform(chunk: Buffer, _encoding, callback) {

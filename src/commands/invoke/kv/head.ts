@@ -33,7 +33,7 @@ JSON output (--json): {spaceId, key, size, etag, contentType, version, lastModif
         ['last-modified', info.lastModified ?? ''],
         ...Object.entries(info.metadata).map(([name, value]) => [`meta.${name}`, value]),
       ];
-      printTable([{ header: 'FIELD' }, { header: 'VALUE' }], rows);
+      await printTable([{ header: 'FIELD' }, { header: 'VALUE' }], rows);
     }
     return { spaceId: kv.space.text, ...info };
   }

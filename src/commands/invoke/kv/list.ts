@@ -36,7 +36,7 @@ JSON output (--json): {spaceId, prefix, keys: [string], count}.`;
       else keys.push(key);
     }
     if (!this.jsonEnabled() && !piped) {
-      printTable([{ header: 'KEY' }], keys.map((k) => [k]), `${keys.length} key${keys.length === 1 ? '' : 's'} in ${kv.space.text}`);
+      await printTable([{ header: 'KEY' }], keys.map((k) => [k]), `${keys.length} key${keys.length === 1 ? '' : 's'} in ${kv.space.text}`);
     }
     return { spaceId: kv.space.text, prefix, keys, count: keys.length };
   }

@@ -77,7 +77,7 @@ JSON output (--json): {spaceId, key, size, etag, version, contentType}; etag is 
     const kv = await this.openKv(flags, { stdinIsData: fromStdin });
     const source: Readable = fromStdin ? process.stdin : createReadStream(args.file!);
     let sent = 0;
-    const progress = startProgress(`put ${args.path}`, size, !this.jsonEnabled());
+    const progress = await startProgress(`put ${args.path}`, size, !this.jsonEnabled());
     const body = counting(source, (bytes) => {
       sent += bytes;
       progress.add(bytes);

@@ -30,7 +30,7 @@ JSON output (--json): {spaceId, key, versions: [{version, writer, writtenAt, siz
     for await (const version of kv.versions(args.path)) versions.push(version);
     if (!this.jsonEnabled()) {
       const tty = process.stdout.isTTY;
-      printTable(
+      await printTable(
         [{ header: 'VERSION' }, { header: 'WRITTEN AT' }, { header: 'SIZE', right: true }, { header: 'OP' }, { header: 'WRITER' }],
         versions.map((v) => [v.version, v.writtenAt, tty ? formatBytes(v.size) : String(v.size), v.deleted ? 'del' : 'put', v.writer]),
         `${versions.length} version${versions.length === 1 ? '' : 's'} of ${args.path}`,

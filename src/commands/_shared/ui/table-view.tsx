@@ -1,11 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { Box, render, Text } from 'ink';
 
-export interface Column {
-  readonly header: string;
-  /** Right-align (numbers). */
-  readonly right?: boolean;
-}
+import type { Column } from './table.js';
 
 function Table({ columns, rows, footer }: { columns: readonly Column[]; rows: readonly (readonly string[])[]; footer?: string }) {
   const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -33,16 +29,9 @@ function Table({ columns, rows, footer }: { columns: readonly Column[]; rows: re
   );
 }
 
-/**
- * Print rows: a table drawn with ink on a terminal; tab-separated lines without a header when piped, so the
- * output stays easy to `cut` and `awk`.
- */
-export function printTable(columns: readonly Column[], rows: readonly (readonly string[])[], footer?: string): void {
+/** Draw a table with ink on the terminal. */
+export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], footer?: string): void {
   const stdout = process.stdout;
-  if (!stdout.isTTY) {
-    for (const row of rows) stdout.write(`${row.join('\t')}\n`);
-    return;
-  }
   const instance = render(<Table columns={columns} rows={rows} footer={footer} />, {
     stdout,
     stdin: new PassThrough() as unknown as NodeJS.ReadStream,

@@ -2,15 +2,7 @@ import { PassThrough } from 'node:stream';
 import { Box, render, Text } from 'ink';
 import { formatBytes, formatDuration } from './format.js';
 
-/** Transfers smaller than this finish before a bar would be readable. */
-export const PROGRESS_THRESHOLD = 1024 * 1024;
-
-export interface Progress {
-  /** Count transferred bytes. */
-  add(bytes: number): void;
-  /** Draw the final state and release the terminal. */
-  finish(): void;
-}
+import type { Progress } from './progress.js';
 
 interface BarProps {
   readonly label: string;
@@ -46,15 +38,9 @@ function Bar({ label, done, total, elapsed }: BarProps) {
   );
 }
 
-const NO_PROGRESS: Progress = { add: () => {}, finish: () => {} };
-
-/**
- * A progress bar on stderr (stdout may carry the data itself), drawn with ink only when stderr is a terminal and
- * the transfer is large or of unknown size; otherwise nothing is drawn.
- */
-export function startProgress(label: string, total: number | undefined, enabled: boolean): Progress {
+/** An ink progress bar on stderr (stdout may carry the data itself). */
+export function renderProgressBar(label: string, total: number | undefined): Progress {
   const stderr = process.stderr;
-  if (!enabled || !stderr.isTTY || (total !== undefined && total < PROGRESS_THRESHOLD)) return NO_PROGRESS;
   let done = 0;
   const started = Date.now();
   const view = () => <Bar label={label} done={done} total={total} elapsed={(Date.now() - started) / 1000} />;
