@@ -3,7 +3,8 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { getAddress } from 'ethers';
 import { base58btc } from 'multiformats/bases/base58';
 import { err, ok, type Result } from '../result.js';
-import { verifyEd25519 } from './ed25519.js';
+import { LruCache } from '../lru.js';
+import { ed25519Verifier } from './ed25519.js';
 
 export type KeyType = 'Ed25519' | 'secp256k1' | 'P-256';
 
@@ -40,11 +41,22 @@ export function splitDidUrl(didUrl: string): { did: string; fragment?: string } 
   return hash < 0 ? { did: didUrl } : { did: didUrl.slice(0, hash), fragment: didUrl.slice(hash + 1) };
 }
 
+// A session signs every request with one did:key; its decoded key (and imported verifier) is kept.
+const decodedKeys = new LruCache<string, Result<DidKey>>(4096);
+
 /**
  * Decode `did:key:z…` (optionally the verification method `did:key:z…#z…`) into its key (WIRE §2.6). A fragment
  * other than the key's own multibase string names no verification method and is rejected.
  */
 export function decodeDidKey(didUrl: string): Result<DidKey> {
+  const hit = decodedKeys.get(didUrl);
+  if (hit) return hit;
+  const decoded = decodeDidKeyUncached(didUrl);
+  if (decoded.ok) decodedKeys.set(didUrl, decoded);
+  return decoded;
+}
+
+function decodeDidKeyUncached(didUrl: string): Result<DidKey> {
   const { did, fragment } = splitDidUrl(didUrl);
   if (!did.startsWith(DID_KEY_PREFIX)) return err('AUTH_MALFORMED', `not a did:key: ${didUrl}`);
   const multibase = did.slice(DID_KEY_PREFIX.length);
@@ -76,11 +88,7 @@ export function decodeDidKey(didUrl: string): Result<DidKey> {
 
 export function ed25519VerificationKey(publicKey: Uint8Array): VerificationKey {
   const key = Uint8Array.from(publicKey);
-  return {
-    type: 'Ed25519',
-    publicKey: key,
-    verify: (message, signature) => verifyEd25519(key, message, signature),
-  };
+  return { type: 'Ed25519', publicKey: key, verify: ed25519Verifier(key) };
 }
 
 /** `publicKey` is any SEC1 encoding the curve accepts (compressed or not). */
@@ -139,8 +147,15 @@ export function parseDidPkh(did: string): Result<PkhAccount> {
   return ok({ did: `did:pkh:eip155:${chainId}:${address}`, chainId, address });
 }
 
+// EIP-55 costs a keccak per call, and every did:pkh resource of every request names its owner's address.
+const checksummed = new LruCache<string, string>(4096);
+
 /** EIP-55 form of a 0x-prefixed 20-byte hex address, or undefined (bad length, bad mixed-case checksum). */
 export function canonicalAddress(address: string): string | undefined {
+  return checksummed.through(address, checksumOf);
+}
+
+function checksumOf(address: string): string | undefined {
   if (!/^0x[0-9a-fA-F]{40}$/.test(address)) return undefined;
   try {
     return getAddress(address);

@@ -30,6 +30,24 @@ export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signat
   }
 }
 
+/**
+ * A verifier bound to one public key, imported on first use and then held: a cached `did:key` keeps its
+ * verifier, so a session's invocations skip the import and the key-cache look-up.
+ */
+export function ed25519Verifier(publicKey: Uint8Array): (message: Uint8Array, signature: Uint8Array) => boolean {
+  const raw = Uint8Array.from(publicKey);
+  let key: KeyObject | undefined;
+  return (message, signature) => {
+    if (raw.length !== 32 || signature.length !== 64) return false;
+    try {
+      key ??= createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+      return verify(null, message, key, signature);
+    } catch {
+      return false;
+    }
+  };
+}
+
 export interface Ed25519KeyPair {
   /** The 32-byte seed (RFC 8032 private key). */
   readonly secretKey: Uint8Array;

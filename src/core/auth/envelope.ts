@@ -1,4 +1,4 @@
-import { blake3HexOf } from '../ids/blake3.js';
+import { blake3Sync } from '../ids/blake3.js';
 import { cidOfDigest, RAW_CODEC, type CID } from '../ids/cid.js';
 import { err, ok, type Result } from '../result.js';
 import { decodeBase64UrlPaddedOrNot } from './base64url.js';
@@ -13,6 +13,7 @@ import type {
   Capability,
   DecodeOptions,
   DelegationInfo,
+  Dialect,
   EnvelopeKind,
   SignedEnvelope,
   UcanEnvelope,
@@ -45,22 +46,8 @@ function toCapabilities(raw: readonly RawCapability[], legacy: boolean): Result<
   return ok({ capabilities, changed });
 }
 
-interface Digests {
-  readonly cid: CID;
-  readonly multihash: Uint8Array;
-  readonly signedDigest: Uint8Array;
-}
-
-// hash-wasm's one-shot hash reuses one wasm instance; creating a hasher per call is ~60x slower at this size,
-// and every invocation pays for two digests.
-const blake3Of = async (bytes: Uint8Array): Promise<Uint8Array> => Buffer.from(await blake3HexOf(bytes), 'hex');
-
-async function digestsOf(bytes: Uint8Array, signed: Uint8Array): Promise<Digests> {
-  const digest = await blake3Of(bytes);
-  const signedDigest = await blake3Of(signed);
-  const cid = cidOfDigest(digest, RAW_CODEC);
-  return { cid, multihash: cid.multihash.bytes, signedDigest };
-}
+/** CIDv1 raw over the exact received bytes (WIRE §2.1). */
+const cidOfReceived = (bytes: Uint8Array): CID => cidOfDigest(blake3Sync(bytes), RAW_CODEC);
 
 /**
  * Decode CACAO bytes into an envelope: recap extracted (last resource only), statement rule checked, capabilities
@@ -105,12 +92,19 @@ export async function decodeCacaoEnvelope(bytes: Uint8Array, options: DecodeOpti
     facts: [],
     terminal: false,
   };
-  const dialect = decoded.value.legacyEncoding || mapped.value.changed || audience !== payload.aud ? 'legacy' : 'protocol1';
+  const dialect: Dialect = decoded.value.legacyEncoding || mapped.value.changed || audience !== payload.aud ? 'legacy' : 'protocol1';
+  const cid = cidOfReceived(bytes);
+  let signedDigest: Uint8Array | undefined;
   return ok({
     kind: 'cacao',
     dialect,
     bytes,
-    ...(await digestsOf(bytes, Buffer.from(siweMessage, 'utf8'))),
+    cid,
+    multihash: cid.multihash.bytes,
+    // Only delegations are keyed by it: computed on first read.
+    get signedDigest() {
+      return (signedDigest ??= blake3Sync(Buffer.from(siweMessage, 'utf8')));
+    },
     info,
     siweMessage,
     signature,
@@ -147,11 +141,18 @@ export async function decodeUcanEnvelope(token: string, options: DecodeOptions =
   const isLegacy =
     ucan.ucv !== '0.10.0' || ucan.arrayAtt || mapped.value.changed || issuer !== ucan.iss || audience !== ucan.aud;
   const bytes = Buffer.from(token, 'utf8');
+  const cid = cidOfReceived(bytes);
+  let signedDigest: Uint8Array | undefined;
   return ok({
     kind: 'ucan',
     dialect: isLegacy ? 'legacy' : 'protocol1',
     bytes,
-    ...(await digestsOf(bytes, ucan.signingInput)),
+    cid,
+    multihash: cid.multihash.bytes,
+    // Only delegations are keyed by it: an invocation, which never reads it, pays for one hash instead of two.
+    get signedDigest() {
+      return (signedDigest ??= blake3Sync(ucan.signingInput));
+    },
     info,
     token,
     ucv: ucan.ucv,

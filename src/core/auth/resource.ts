@@ -1,4 +1,5 @@
 import { parseCid, type CID } from '../ids/cid.js';
+import { LruCache } from '../lru.js';
 import { err, ok, type Result } from '../result.js';
 import { canonicalDid, isDid, parseDidPkh } from './did.js';
 import { isUri, URI_RULES } from './uri.js';
@@ -63,11 +64,26 @@ function hasNormalEscapes(text: string): boolean {
   return true;
 }
 
+// Parsed forms are immutable and every request parses its resources (and their space ids) again: valid ones are
+// kept. Rejections are not, so garbage never displaces a live session's entries for longer than one miss.
+const parsedSpaces = new LruCache<string, Result<SpaceId>>(4096);
+const parsedResources = new LruCache<string, Result<ParsedResource>>(8192);
+
+const remembered = <T>(cache: LruCache<string, Result<T>>, text: string, parse: (text: string) => Result<T>): Result<T> => {
+  const hit = cache.get(text);
+  if (hit) return hit;
+  const parsed = parse(text);
+  if (parsed.ok) cache.set(text, parsed);
+  return parsed;
+};
+
 /**
  * Parse a SpaceId. The last `:` separates the name; the name is non-empty without `/`, `:`, `?` or `#`; the DID
  * is syntactically valid and a did:pkh:eip155 one is canonicalized (lower-case addresses accepted).
  */
-export function parseSpaceId(text: string): Result<SpaceId> {
+export const parseSpaceId = (text: string): Result<SpaceId> => remembered(parsedSpaces, text, parseSpaceIdUncached);
+
+function parseSpaceIdUncached(text: string): Result<SpaceId> {
   const bad = (why: string) => err('INVALID_SPACE_ID', `invalid space id ${JSON.stringify(text)}: ${why}`);
   if (!text.startsWith(SPACE_SCHEME)) return bad('must start with tinycloud:');
   const lastColon = text.lastIndexOf(':');
@@ -147,7 +163,9 @@ function parseNetworkResource(uri: string): Result<EncryptionNetworkResource> {
  * Parse any capability resource. A `tinycloud:` URI must be a valid ResourceId (it is never demoted to a plain
  * URI, whose prefix matching would be looser); other URIs must be RFC 3986 and are kept verbatim.
  */
-export function parseResource(uri: string): Result<ParsedResource> {
+export const parseResource = (uri: string): Result<ParsedResource> => remembered(parsedResources, uri, parseResourceUncached);
+
+function parseResourceUncached(uri: string): Result<ParsedResource> {
   const lower = uri.toLowerCase();
   const miscased = (prefix: string) => lower.startsWith(prefix) && !uri.startsWith(prefix);
   if (miscased(SPACE_SCHEME) || miscased(NETWORK_PREFIX)) {

@@ -2,6 +2,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { keccak_256 } from '@noble/hashes/sha3.js';
 import { getAddress } from 'ethers';
 import { parseCid, type CID } from '../ids/cid.js';
+import { LruCache } from '../lru.js';
 import { err, ok, type Result } from '../result.js';
 import { decodeBase64UrlStrict, encodeBase64Url } from './base64url.js';
 import {
@@ -58,11 +59,16 @@ const malformed = (why: string) => err('AUTH_MALFORMED', `invalid UCAN: ${why}`)
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+// A client sends the same JWS header with every token: its decoded form is kept (and never mutated).
+const decodedHeaders = new LruCache<string, Readonly<Record<string, unknown>>>(256);
+
 function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
   const bytes = decodeBase64UrlStrict(segment);
   if (!bytes) return undefined;
   try {
-    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const value: unknown = JSON.parse(utf8.decode(bytes));
     return isObject(value) ? value : undefined;
   } catch {
     return undefined;
@@ -116,7 +122,7 @@ export function decodeUcan(token: string, options: UcanDecodeOptions = {}): Resu
   const parts = token.split('.');
   if (parts.length !== 3) return malformed('expected header.payload.signature');
   const [headerText, payloadText, signatureText] = parts as [string, string, string];
-  const header = decodeJsonSegment(headerText);
+  const header = decodedHeaders.through(headerText, decodeJsonSegment);
   const payload = decodeJsonSegment(payloadText);
   const signature = decodeBase64UrlStrict(signatureText);
   if (!header) return malformed('header is not base64url JSON');

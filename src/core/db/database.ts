@@ -10,6 +10,7 @@ import { initialSchema } from './migrations/001_initial.js';
 import { delegationSignedDigest } from './migrations/002_delegation_signed_digest.js';
 import { carExportIndexes } from './migrations/003_car_export_indexes.js';
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export interface MetadataDb {
   db: Kysely<Database>;
@@ -47,7 +48,7 @@ function sqliteDialect(url: string): Dialect {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
 }
 
 function dialectFor(url: string): { engine: Engine; dialect: Dialect } {

@@ -5,6 +5,16 @@ export async function blake3(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(Buffer.from(await blake3Hex(bytes, 256), 'hex'));
 }
 
+// One hasher for the synchronous form: JS never interleaves init/update/digest of one call with another.
+const shared = await createBLAKE3(256);
+
+/** BLAKE3-256 of a small buffer, synchronously (no promise hop; the auth hot path hashes every token). */
+export function blake3Sync(bytes: Uint8Array): Uint8Array {
+  shared.init();
+  shared.update(bytes);
+  return shared.digest('binary');
+}
+
 export async function blake3HexOf(bytes: Uint8Array | string): Promise<string> {
   return blake3Hex(bytes, 256);
 }

@@ -2,6 +2,7 @@ import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
 import { base32 } from 'multiformats/bases/base32';
 import { base58btc } from 'multiformats/bases/base58';
+import { LruCache } from '../lru.js';
 import { blake3 } from './blake3.js';
 
 export const BLAKE3_CODE = 0x1e;
@@ -22,8 +23,13 @@ export async function cidOfBytes(bytes: Uint8Array, codec: number = RAW_CODEC): 
   return cidOfDigest(await blake3(bytes), codec);
 }
 
+// Tokens cite their parents by CID text, the same few strings over and over; a CID is immutable.
+const parsed = new LruCache<string, CID>(4096);
+
 /** Parse a CID in base32 (`b…`) or base58btc (`z…`) text; returns undefined on anything else. */
-export function parseCid(text: string): CID | undefined {
+export const parseCid = (text: string): CID | undefined => parsed.through(text, parseCidUncached);
+
+function parseCidUncached(text: string): CID | undefined {
   try {
     if (text.startsWith('z')) return CID.parse(text, base58btc);
     return CID.parse(text);
