@@ -43,7 +43,7 @@ JSON output (--json, needs -o FILE): {space, root, heads, since, createdAt, coun
       throw usageError('Refusing to write a binary CAR to a terminal', 'Give -o FILE, or -o - to write to stdout on purpose.');
     }
     const since = (flags.since ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-    const progress = startCarProgress('export', !this.jsonEnabled());
+    const progress = await startCarProgress('export', !this.jsonEnabled());
     try {
       let source: AsyncIterable<Uint8Array>;
       let summary: () => ExportSummary;

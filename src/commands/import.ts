@@ -31,7 +31,7 @@ JSON output (--json): {space, root, createdSpace, added: {epochs, delegations, i
     if (args.file === '-' && process.stdin.isTTY) throw usageError('Refusing to read a CAR from a terminal', 'Pipe it in, or give FILE.');
     const input: Readable = args.file === '-' ? process.stdin : createReadStream(args.file, { highWaterMark: 1024 * 1024 });
     input.on('error', () => undefined);
-    const progress = startCarProgress('import', !this.jsonEnabled());
+    const progress = await startCarProgress('import', !this.jsonEnabled());
     let report: ImportReport;
     try {
       if (flags.node) {

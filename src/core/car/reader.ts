@@ -1,8 +1,95 @@
-import { asyncIterableReader, readBlockHead, readHeader } from '@ipld/car/decoder';
+import { readBlockHead, readHeader } from '@ipld/car/decoder';
 import type { CID } from '../ids/cid.js';
 import { cidText, invalid } from './format.js';
 
-type BytesReader = ReturnType<typeof asyncIterableReader>;
+type BytesReader = Parameters<typeof readHeader>[0];
+
+/**
+ * @ipld/car's `BytesReader` over a stream, without copying: @ipld/car's own `asyncIterableReader` copies every
+ * chunk into a fresh buffer on each read, which costs as much as the disk on a large import. Bytes are copied
+ * here only when a small read straddles two chunks; `piece` hands out views of the chunks as they came.
+ */
+class StreamBytes implements BytesReader {
+  readonly #source: AsyncIterator<Uint8Array>;
+  #chunks: Uint8Array[] = [];
+  /** Offset into `#chunks[0]`. */
+  #offset = 0;
+  #buffered = 0;
+  #pos = 0;
+  #ended = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#source = source[Symbol.asyncIterator]();
+  }
+
+  get pos(): number {
+    return this.#pos;
+  }
+
+  async #fill(length: number): Promise<void> {
+    while (this.#buffered < length && !this.#ended) {
+      const next = await this.#source.next();
+      if (next.done) {
+        this.#ended = true;
+        return;
+      }
+      if (next.value.length === 0) continue;
+      this.#chunks.push(next.value);
+      this.#buffered += next.value.length;
+    }
+  }
+
+  #peek(length: number): Uint8Array {
+    const first = this.#chunks[0];
+    if (!first || length === 0) return new Uint8Array(0);
+    if (first.length - this.#offset >= length) return first.subarray(this.#offset, this.#offset + length);
+    const out = new Uint8Array(length);
+    let filled = 0;
+    let offset = this.#offset;
+    for (const chunk of this.#chunks) {
+      const take = Math.min(chunk.length - offset, length - filled);
+      out.set(chunk.subarray(offset, offset + take), filled);
+      filled += take;
+      offset = 0;
+      if (filled === length) break;
+    }
+    return out;
+  }
+
+  async upTo(length: number): Promise<Uint8Array> {
+    await this.#fill(length);
+    return this.#peek(Math.min(length, this.#buffered));
+  }
+
+  async exactly(length: number, seek = false): Promise<Uint8Array> {
+    await this.#fill(length);
+    if (this.#buffered < length) throw new Error('Unexpected end of data');
+    const out = this.#peek(length);
+    if (seek) this.seek(length);
+    return out;
+  }
+
+  seek(length: number): void {
+    this.#pos += length;
+    this.#buffered -= length;
+    let left = length + this.#offset;
+    while (this.#chunks.length > 0 && left >= this.#chunks[0]!.length) {
+      left -= this.#chunks[0]!.length;
+      this.#chunks.shift();
+    }
+    this.#offset = left;
+  }
+
+  /** At most `max` bytes that are already in one chunk (reading one more when none are), consumed; empty at the end. */
+  async piece(max: number): Promise<Uint8Array> {
+    await this.#fill(1);
+    const first = this.#chunks[0];
+    if (!first) return new Uint8Array(0);
+    const piece = first.subarray(this.#offset, this.#offset + Math.min(max, first.length - this.#offset));
+    this.seek(piece.length);
+    return piece;
+  }
+}
 
 /** One block's framing: its CID and body length; the body is read next, whole or in pieces. */
 export interface BlockHead {
@@ -22,14 +109,14 @@ const PIECE = 1024 * 1024;
  * say where the file broke.
  */
 export class CarStreamReader {
-  readonly #reader: BytesReader;
+  readonly #reader: StreamBytes;
   #index = -1;
   #current?: BlockHead;
   #remaining = 0;
   #previous?: CID;
 
   constructor(source: AsyncIterable<Uint8Array>) {
-    this.#reader = asyncIterableReader(source);
+    this.#reader = new StreamBytes(source);
   }
 
   get position(): number {
@@ -86,18 +173,10 @@ export class CarStreamReader {
   async *pieces(): AsyncGenerator<Uint8Array> {
     const head = this.#head();
     while (this.#remaining > 0) {
-      let piece: Uint8Array;
-      try {
-        piece = await this.#reader.upTo(Math.min(PIECE, this.#remaining));
-      } catch (error) {
-        throw this.#broken(`block ${cidText(head.cid)} (#${head.index})`, error as Error);
-      }
+      const piece = await this.#reader.piece(Math.min(PIECE, this.#remaining));
       if (piece.length === 0) throw this.#broken(`block ${cidText(head.cid)} (#${head.index})`, new Error('Unexpected end of data'));
-      // Copy: the reader reuses its buffer once we move past it.
-      const copy = new Uint8Array(piece);
-      this.#reader.seek(piece.length);
       this.#remaining -= piece.length;
-      yield copy;
+      yield piece;
     }
   }
 

@@ -2,10 +2,7 @@ import { PassThrough } from 'node:stream';
 import { Box, render, Text } from 'ink';
 import { formatBytes } from './format.js';
 
-export interface CarProgressView {
-  update(state: { bytes: number; blocks?: number; total?: number }): void;
-  finish(): void;
-}
+import type { CarProgressView } from './car-progress.js';
 
 interface Props {
   readonly label: string;
@@ -37,11 +34,8 @@ function Line({ label, bytes, blocks, total, elapsed }: Props) {
   );
 }
 
-const NONE: CarProgressView = { update: () => {}, finish: () => {} };
-
-/** Bytes, blocks and rate of a CAR going by, on stderr when it is a terminal (stdout may be the CAR itself). */
-export function startCarProgress(label: string, enabled: boolean): CarProgressView {
-  if (!enabled || !process.stderr.isTTY) return NONE;
+/** The ink line on stderr: bytes, blocks when known, rate, and a bar when the total is known. */
+export function renderCarProgress(label: string): CarProgressView {
   let state: { bytes: number; blocks?: number; total?: number } = { bytes: 0 };
   const started = Date.now();
   const view = () => <Line label={label} {...state} elapsed={(Date.now() - started) / 1000} />;
