@@ -136,6 +136,26 @@ describe('CAR import checks signatures and chains, not just hashes', () => {
     expect(message).toMatch(/counts \d+ invocations, the file holds \d+/);
   });
 
+  it('an unknown optional section is skipped (its blocks still hash-checked); an unknown required one is refused', async () => {
+    const { manifest, blocks } = await readCar(original);
+    const extra = await rawBlock(Buffer.from('a future service'));
+    const required = await refused(await writeCar({ ...manifest, sections: { 'sql.v9': { version: 9, required: true, blocks: 1 } } }, [...blocks, extra]));
+    expect(required).toContain('sql.v9');
+    const badExtra = { cid: extra.cid, bytes: Buffer.from('tampered future') };
+    await refused(await writeCar({ ...manifest, sections: { later: { version: 1, required: false, blocks: 1 } } }, [...blocks, badExtra]));
+    const missing = await refused(await writeCar({ ...manifest, sections: { later: { version: 1, required: false, blocks: 2 } } }, [...blocks, extra]));
+    expect(missing).toMatch(/truncated/);
+
+    const file = path.join(dir, 'optional-section.car');
+    writeFileSync(file, await writeCar({ ...manifest, sections: { later: { version: 1, required: false, blocks: 1 } } }, [...blocks, extra]));
+    const fresh = await startCarNode(clock);
+    try {
+      expect((await importFile(fresh.node, file)).added.invocations).toBe(1);
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
   it('the original imports', async () => {
     const file = path.join(dir, 'ok.car');
     writeFileSync(file, original);

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { Transaction } from 'kysely';
 import { HistoryVerifier } from '../auth/engine/history.js';
-import { checkAllowlist } from '../auth/engine/spaces.js';
 import { parseSpaceId } from '../auth/resource.js';
 import type { DelegationInfo, SignedEnvelope } from '../auth/types.js';
 import { openBlockStore } from '../blocks/index.js';
@@ -24,15 +23,13 @@ import { ImportStaging, type StagedEpoch, type StagedEvent } from './staging.js'
 /** What an import needs of a node: its metadata DB, block storage configuration and data dir (for staging). */
 export interface ImportTarget {
   readonly metadata: MetadataDb;
-  readonly config: Pick<Config, 'storage' | 'dataDir' | 'spaces'>;
+  readonly config: Pick<Config, 'storage' | 'dataDir'>;
 }
 
 export interface ImportOptions {
   onProgress?: (progress: CarProgress) => void;
   /** Refuse a file of any other space (an online import is authorized for one space). */
   expectSpace?: string;
-  /** Ask `spaces.allowlist` before creating a space, as `/delegate` does (online imports). */
-  checkAllowlist?: boolean;
 }
 
 export interface ImportTally {
@@ -106,10 +103,6 @@ export async function importSpace(target: ImportTarget, source: AsyncIterable<Ui
     const streamed = await stage(target, store, reader, staging, blobs, options);
     const { manifest, root, space } = streamed;
     const known = await target.metadata.db.selectFrom('space').select('id').where('id', '=', space).executeTakeFirst();
-    if (!known && options.checkAllowlist && target.config.spaces.allowlist) {
-      const allowed = await checkAllowlist(target.config.spaces.allowlist, space);
-      if (!allowed.ok) throw allowed.error;
-    }
 
     const replay = (dryRun: boolean) =>
       writeTransaction(target.metadata, async (trx) => {

@@ -30,7 +30,7 @@ export const spaceCarHandler: InvokeHandler = {
   handle: async ({ node, invocation, request, reply }) => {
     const target = carCapability(invocation)!;
     if (target.ability === SPACE_IMPORT) {
-      const report = await importSpace(node, request.raw, { expectSpace: target.space, checkAllowlist: true });
+      const report = await importSpace(node, request.raw, { expectSpace: target.space });
       return reply.type('application/json').send(JSON.stringify(report));
     }
     const sinceHeader = request.headers['x-tinycloud-since'];
