@@ -16,12 +16,24 @@ declare module 'fastify' {
 }
 
 /**
+ * The `Authorization` value, refusing a request that carries the header twice: Node keeps the first and drops
+ * the rest, while a proxy in front may have checked the last, so either choice would be a guess.
+ */
+export function authorizationHeader(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
+  if (count > 1) throw new TinyCloudError('BAD_REQUEST', 'More than one Authorization header');
+  return request.headers.authorization;
+}
+
+/**
  * The raw token from the one `Authorization` header (WIRE §2.1): no `Bearer ` prefix is stripped, since the
  * reference node would not accept one either; saying so beats an opaque decode error.
  */
 function readAuthorization(request: FastifyRequest): string {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string' || header.length === 0) throw new TinyCloudError('AUTH_MISSING', 'Missing Authorization header');
+  const header = authorizationHeader(request);
+  if (header === undefined || header.length === 0) throw new TinyCloudError('AUTH_MISSING', 'Missing Authorization header');
   if (/^bearer\s/i.test(header)) {
     throw new TinyCloudError('AUTH_MALFORMED', 'Authorization must be the raw token, without a Bearer prefix');
   }

@@ -4,6 +4,7 @@ import { TinyCloudError } from '../../core/errors.js';
 import type { TinyCloudNode } from '../../core/node.js';
 import type { SpaceUsage } from '../../core/services/kv/index.js';
 import { canonicalSpaceId } from '../../core/spaces.js';
+import { authorizationHeader } from '../auth-guard.js';
 import { readJsonBody } from '../json-body.js';
 
 const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
@@ -15,7 +16,7 @@ const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes)
 function requireAdmin(node: TinyCloudNode, request: FastifyRequest): void {
   const secret = node.config.adminSecret;
   if (!secret) throw new TinyCloudError('ADMIN_DISABLED', 'Admin routes are disabled: TINYCLOUD_ADMIN_SECRET is not set');
-  const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
+  const match = /^Bearer (.+)$/.exec(authorizationHeader(request) ?? '');
   const presented = match ? sha256(Buffer.from(match[1]!, 'utf8')) : Buffer.alloc(32);
   if (!match || !timingSafeEqual(presented, sha256(secret.reveal()))) {
     throw new TinyCloudError('ADMIN_UNAUTHORIZED', 'Unauthorized', { headers: { 'www-authenticate': 'Bearer' } });

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectAliceIntact, expectPlainError, head, rawRequest, startHostileNode, type Hostile } from './support.js';
+
+/** Authorization headers no client should send: each gets a clear 4xx, and the node keeps serving. */
+describe('hostile headers', () => {
+  let h: Hostile;
+  beforeAll(async () => {
+    h = await startHostileNode();
+  });
+  afterAll(async () => { const t = Date.now(); for (const s of (process as any)._getActiveHandles()) if (s.constructor.name === "Socket" && s.localPort === Number(new URL(h.node.url).port)) console.log("open", s.remotePort, s.bytesRead, s.bytesWritten, s._httpMessage?.req?.url, s._httpMessage?.statusCode, s.parser?.incoming?.url, s.parser?.incoming?.complete); await h?.destroy(); console.log("destroy ms", Date.now() - t); });
+
+  const post = (target: string, lines: string[], body = '') =>
+    rawRequest(h.node.url, head('POST', target, [...lines, `Content-Length: ${Buffer.byteLength(body)}`]) + body);
+
+  it('a huge Authorization header: 431 from Node, or a 401 that says why', async () => {
+    for (const size of [20_000, 200_000]) {
+      const answer = await post('/invoke', [`Authorization: ${'a.'.repeat(size / 2)}`]);
+      expect([401, 431], answer.body).toContain(answer.status);
+    }
+    // Just under the limit Node enforces: the node decodes nothing it cannot.
+    const answer = await post('/delegate', [`Authorization: ${'A'.repeat(15_000)}`]);
+    expectPlainError(answer, 401);
+  });
+
+  it('repeated Authorization headers are refused, not merged or picked', async () => {
+    const token = h.alice.token({ [h.alice.resource('docs/readme.txt')]: { 'tinycloud.kv/get': [{}] } });
+    for (const route of ['/invoke', '/delegate', '/revoke']) {
+      const answer = await post(route, [`Authorization: ${token}`, `Authorization: ${token}`]);
+      expectPlainError(answer, [400, 401]);
+    }
+    // The token was not consumed by the refused request.
+    const once = await post('/invoke', [`Authorization: ${token}`]);
+    expect(once.status, once.body).toBe(200);
+  });
+
+  it('NUL, bare CR/LF and other control bytes in Authorization', async () => {
+    for (const value of ['abc\0def.ghi.jkl', 'a.b\rc', 'x.y\x01z', '\0']) {
+      const answer = await rawRequest(h.node.url, Buffer.from(head('POST', '/invoke', [`Authorization: ${value}`, 'Content-Length: 0']), 'latin1'));
+      expect([400, 401], answer.body).toContain(answer.status);
+    }
+    // Header injection attempt: the second "header" is just more of a malformed request.
+    const injected = await rawRequest(h.node.url, 'POST /invoke HTTP/1.1\r\nHost: x\r\nAuthorization: a.b.c\nX-Evil: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    expect([400, 401]).toContain(injected.status);
+  });
+
+  it('non-ASCII and obs-text in Authorization', async () => {
+    for (const value of [Buffer.from('Authorization: eyJ.ü.x\r\n', 'utf8'), Buffer.from('Authorization: \xff\xfe.\x80\r\n', 'latin1'), Buffer.from('Authorization: 🙂🙂🙂\r\n', 'utf8')]) {
+      const answer = await rawRequest(
+        h.node.url,
+        Buffer.concat([Buffer.from('POST /invoke HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n'), value, Buffer.from('\r\n')]),
+      );
+      expectPlainError(answer, [400, 401]);
+    }
+  });
+
+  it('garbage tokens of every shape: 401 with a message, never 500', async () => {
+    const values = [
+      'Bearer abc',
+      '.',
+      '...',
+      'a.b',
+      'a.b.c.d.e',
+      'eyJhbGciOiJFZERTQSJ9.e30.',
+      'eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.',
+      `${Buffer.from('{"alg":"EdDSA","typ":"JWT"}').toString('base64url')}.${Buffer.from('[]').toString('base64url')}.AAAA`,
+      `${Buffer.from('{"alg":"EdDSA","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"iss":1,"aud":[],"att":"x","prf":{}}').toString('base64url')}.AAAA`,
+      `${Buffer.from('null').toString('base64url')}.${Buffer.from('null').toString('base64url')}.AAAA`,
+      'not base64 !!!',
+      'AAAA',
+      '====',
+      Buffer.from([0xa1, 0x61, 0x68, 0xa0]).toString('base64url'),
+      Buffer.from([0xff, 0xff, 0xff]).toString('base64url'),
+      Buffer.from(new Uint8Array(2000).fill(0x9f)).toString('base64url'),
+    ];
+    for (const route of ['/invoke', '/delegate', '/revoke']) {
+      for (const value of values) {
+        const answer = await post(route, [`Authorization: ${value}`]);
+        expectPlainError(answer, [400, 401]);
+      }
+    }
+  });
+
+  it('deeply nested JSON in a UCAN payload or CBOR in a CACAO does not crash the decoder', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const jws = `${Buffer.from('{"alg":"EdDSA","typ":"JWT"}').toString('base64url')}.${Buffer.from(deep).toString('base64url').slice(0, 14_000)}.AAAA`;
+    expectPlainError(await post('/invoke', [`Authorization: ${jws}`]), [400, 401]);
+    // CBOR: 5000 nested one-element arrays.
+    const cbor = Buffer.concat([Buffer.alloc(5000, 0x81), Buffer.from([0x00])]).toString('base64url');
+    for (const route of ['/delegate', '/revoke']) expectPlainError(await post(route, [`Authorization: ${cbor}`]), [400, 401]);
+    // CBOR claiming a 4 GiB byte string / array with no bytes behind it.
+    for (const bytes of [[0x5b, 0, 0, 0, 1, 0, 0, 0, 0], [0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0xbb, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]]) {
+      expectPlainError(await post('/delegate', [`Authorization: ${Buffer.from(bytes).toString('base64url')}`]), [400, 401]);
+    }
+  });
+
+  it('a request with no Host, an absurd method, or HTTP/0.9 does not hurt', async () => {
+    expect((await rawRequest(h.node.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')).status).toBe(400);
+    expect([400, 404, 405, 501]).toContain((await rawRequest(h.node.url, head('BREW', '/invoke'))).status);
+    const garbage = await rawRequest(h.node.url, '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n').catch(() => undefined);
+    if (garbage) expect(garbage.status).toBe(400);
+  });
+
+  it('oversized and duplicated ordinary headers', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `X-H${i}: v`);
+    const answer = await rawRequest(h.node.url, head('GET', '/healthz', many));
+    expect([200, 431]).toContain(answer.status);
+    const types = await post('/invoke', ['Content-Type: application/json', 'Content-Type: text/plain', `Authorization: ${h.sqlToken('tinycloud.sql/read')}`], '{}');
+    expect(types.status).toBeLessThan(500);
+    const lengths = await rawRequest(h.node.url, `${head('POST', '/invoke', ['Content-Length: 5', 'Content-Length: 6'])}hello!`);
+    expect(lengths.status).toBe(400);
+  });
+
+  it("alice's data is intact afterwards", async () => {
+    await expectAliceIntact(h);
+  });
+});
