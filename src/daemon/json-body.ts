@@ -9,6 +9,8 @@ export const isJsonRequest = (request: FastifyRequest): boolean =>
 
 /** Reads and parses a small JSON body from the raw stream (no parser runs up front), capped at `limit` bytes. */
 export async function readJsonBody(request: FastifyRequest, limit = DEFAULT_LIMIT): Promise<unknown> {
+  // A declared length past the cap is refused before waiting for bytes that may never come.
+  if (Number(request.headers['content-length']) > limit) throw new TinyCloudError('TOO_LARGE', `Body larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request.raw) {

@@ -4,6 +4,7 @@ import { registerCors } from './cors.js';
 import { handleError } from './errors.js';
 import { registerAuthVerifyRoute } from './routes/auth-verify.js';
 import { ROUTES } from './routes/index.js';
+import { closeIfBodyUnread } from './unread-body.js';
 
 export interface ServerOptions {
   /** `false` silences request logs (tests, in-process use). */
@@ -31,6 +32,10 @@ export function buildServer(node: TinyCloudNode, options: ServerOptions = {}): F
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
   if (node.config.cors) registerCors(app);
   app.setErrorHandler(handleError);
+  app.addHook('onSend', async (request, reply, payload) => {
+    closeIfBodyUnread(request, reply);
+    return payload;
+  });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).type('text/plain; charset=utf-8').send(`No route for ${request.method} ${request.url.split('?')[0]}`);
   });
