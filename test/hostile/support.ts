@@ -130,7 +130,7 @@ export function tempFiles(h: Hostile): string[] {
     for (const name of names) {
       const full = path.join(dir, name);
       if (statSync(full).isDirectory()) walk(full);
-      else if (/\.(stage|part|tmp)$/.test(name) || full.includes(`${path.sep}.tmp${path.sep}`) || full.includes(`${path.sep}tmp${path.sep}`)) found.push(full);
+      else if (/\.(stage|part|tmp)$/.test(name) || /(^|\/)\.?tmp\//.test(path.relative(h.node.dataDir, full))) found.push(full);
     }
   };
   walk(h.node.dataDir);
