@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TinyCloudNode } from '../core/node.js';
 import { registerCors } from './cors.js';
-import { handleError } from './errors.js';
+import { answerClientError, handleError } from './errors.js';
 import { registerAuthVerifyRoute } from './routes/auth-verify.js';
 import { ROUTES } from './routes/index.js';
 import { closeIfBodyUnread } from './unread-body.js';
@@ -27,6 +27,10 @@ export function buildServer(node: TinyCloudNode, options: ServerOptions = {}): F
     routerOptions: { maxParamLength: 8192 },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Fastify's own answers (a URL that does not decode, a parameter past maxParamLength, a request Node
+    // cannot parse) are JSON by default; WIRE §0 wants plain text, as from every other error.
+    frameworkErrors: handleError,
+    clientErrorHandler: answerClientError,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));

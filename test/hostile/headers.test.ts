@@ -15,7 +15,7 @@ describe('hostile headers', () => {
   it('a huge Authorization header: 431 from Node, or a 401 that says why', async () => {
     for (const size of [20_000, 200_000]) {
       const answer = await post('/invoke', [`Authorization: ${'a.'.repeat(size / 2)}`]);
-      expect([401, 431], answer.body).toContain(answer.status);
+      expectPlainError(answer, [401, 431]);
     }
     // Just under the limit Node enforces: the node decodes nothing it cannot.
     const answer = await post('/delegate', [`Authorization: ${'A'.repeat(15_000)}`]);
@@ -94,6 +94,7 @@ describe('hostile headers', () => {
   });
 
   it('a request with no Host, an absurd method, or HTTP/0.9 does not hurt', async () => {
+    // Node itself answers an empty 400 (HTTP/1.1 requires Host).
     expect((await rawRequest(h.node.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')).status).toBe(400);
     expect([400, 404, 405, 501]).toContain((await rawRequest(h.node.url, head('BREW', '/invoke'))).status);
     const garbage = await rawRequest(h.node.url, '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n').catch(() => undefined);
@@ -107,7 +108,7 @@ describe('hostile headers', () => {
     const types = await post('/invoke', ['Content-Type: application/json', 'Content-Type: text/plain', `Authorization: ${h.sqlToken('tinycloud.sql/read')}`], '{}');
     expect(types.status).toBeLessThan(500);
     const lengths = await rawRequest(h.node.url, `${head('POST', '/invoke', ['Content-Length: 5', 'Content-Length: 6'])}hello!`);
-    expect(lengths.status).toBe(400);
+    expectPlainError(lengths, 400);
   });
 
   it("alice's data is intact afterwards", async () => {

@@ -152,6 +152,8 @@ export interface RawAnswer {
  */
 export function rawRequest(url: string, bytes: string | Buffer | (string | Buffer)[], timeoutMs = 5000): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
+  const first = (Array.isArray(bytes) ? bytes[0] : bytes) ?? '';
+  const head = /^(HEAD|CONNECT) /.test(typeof first === 'string' ? first : first.toString('latin1', 0, 10));
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname);
     const received: Buffer[] = [];
@@ -169,7 +171,7 @@ export function rawRequest(url: string, bytes: string | Buffer | (string | Buffe
     const timer = setTimeout(finish, timeoutMs);
     socket.on('data', (chunk) => {
       received.push(chunk);
-      const parsed = parseResponse(Buffer.concat(received));
+      const parsed = parseResponse(Buffer.concat(received), head);
       if (parsed && parsed.complete) finish();
     });
     socket.on('error', () => finish());
@@ -180,7 +182,7 @@ export function rawRequest(url: string, bytes: string | Buffer | (string | Buffe
   });
 }
 
-function parseResponse(all: Buffer): (RawAnswer & { complete: boolean }) | undefined {
+function parseResponse(all: Buffer, bodiless = false): (RawAnswer & { complete: boolean }) | undefined {
   const end = all.indexOf('\r\n\r\n');
   if (end < 0) return undefined;
   const head = all.subarray(0, end).toString('latin1');
@@ -194,7 +196,8 @@ function parseResponse(all: Buffer): (RawAnswer & { complete: boolean }) | undef
   }
   let body = all.subarray(end + 4);
   let complete = false;
-  if (headers['content-length'] !== undefined) {
+  if (bodiless) complete = true;
+  else if (headers['content-length'] !== undefined) {
     complete = body.length >= Number(headers['content-length']);
     body = body.subarray(0, Number(headers['content-length']));
   } else if (headers['transfer-encoding'] === 'chunked') {
