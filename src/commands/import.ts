@@ -1,4 +1,5 @@
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Args } from '@oclif/core';
 import { CAR_CONTENT_TYPE, importSpace, peekManifest, type ImportReport } from '../core/car/index.js';
@@ -29,6 +30,11 @@ JSON output (--json): {space, root, createdSpace, added: {epochs, delegations, i
   async run(): Promise<ImportReport> {
     const { args, flags } = await this.parse(Import);
     if (args.file === '-' && process.stdin.isTTY) throw usageError('Refusing to read a CAR from a terminal', 'Pipe it in, or give FILE.');
+    if (args.file !== '-') {
+      await access(args.file, constants.R_OK).catch((error: Error) => {
+        throw usageError(`Cannot read ${args.file}: ${error.message}`);
+      });
+    }
     const input: Readable = args.file === '-' ? process.stdin : createReadStream(args.file, { highWaterMark: 1024 * 1024 });
     input.on('error', () => undefined);
     const progress = await startCarProgress('import', !this.jsonEnabled());

@@ -133,6 +133,8 @@ export class CarStreamReader {
       const header = await readHeader(this.#reader, 1);
       return header.roots;
     } catch (error) {
+      // A source that fails (a missing file, a dropped connection) is not a malformed CAR.
+      if ((error as NodeJS.ErrnoException).code !== undefined) throw error;
       throw invalid(`not a CARv1 file: ${(error as Error).message}`);
     }
   }
