@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { KvOp } from '../events/index.js';
@@ -43,6 +43,7 @@ export class ImportStaging {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
+    sweepAbandoned(dir);
     this.#file = path.join(dir, `import-${process.pid}-${randomBytes(6).toString('hex')}.db`);
     this.#db = new SqliteDatabase(this.#file);
     this.#db.pragma('journal_mode = OFF');
@@ -212,4 +213,24 @@ function toStaged(row: OpRow): StagedWriteOrDelete {
   const version =
     row.version_invocation === null ? null : { seq: row.version_seq!, invocation: new Uint8Array(row.version_invocation), epochSeq: row.version_epoch_seq! };
   return { cid, kind: 'delete', key: row.key, version };
+}
+
+const STAGING_NAME = /^import-(\d+)-[0-9a-f]{12}\.db(-journal|-wal|-shm)?$/;
+
+/** Staging files of imports whose process died (a crash, kill -9): nothing else will ever remove them. */
+function sweepAbandoned(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const pid = Number(STAGING_NAME.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
