@@ -3,33 +3,21 @@ import { createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import SqliteDatabase from 'better-sqlite3';
-import type Database from 'better-sqlite3';
 import type { Transaction } from 'kysely';
 import type { MetadataDb } from '../../db/database.js';
 import type { Database as MetadataSchema } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
-import { TinyCloudError, isTinyCloudError } from '../../errors.js';
+import { TinyCloudError } from '../../errors.js';
 import { appendEpoch } from '../../events/index.js';
 import { quotaExhausted, quotaWouldExceed, type Quotas } from '../kv/quota.js';
-import {
-  abilityAllows,
-  authorizeExport,
-  authorizePragma,
-  authorizeProfile,
-  denied,
-  findNamedStatement,
-  grantRefusal,
-  rawSqlRefusal,
-  rejected,
-  type SqlGrant,
-} from './authorize.js';
+import { abilityAllows, authorizeExport, denied, findNamedStatement, rawSqlRefusal, rejected, type SqlGrant } from './authorize.js';
 import { bindNamedStatement, suppliedParams } from './caveats.js';
-import { leadingKeyword, parsePragma } from './lexer.js';
-import { emptyDatabase, type Connection, type SqlDatabasePool, type SqlHandle } from './pool.js';
-import { pragmaRefusal } from './pragmas.js';
-import type { StatementProfile } from './program.js';
+import type { ExecutorLease } from './executors.js';
+import { leadingKeyword } from './lexer.js';
+import type { SqlDatabasePool } from './pool.js';
+import { encodeGrant, encodeValue, type Output, type ReadResult, type RunOptions, type WireGrant, type WireInput, type WriteResult } from './protocol.js';
 import type { SqlRequest } from './request.js';
-import { CappedJson, DEFAULT_RESPONSE_CAP, encodeValue, toBindValues, type SqlBindValue } from './values.js';
+import { DEFAULT_RESPONSE_CAP, toBindValues, type SqlBindValue } from './values.js';
 
 /** The invocation a mutating request becomes an event of (WIRE §6). */
 export interface SqlEventSource {
@@ -70,17 +58,10 @@ interface StatementInput {
   params: SqlBindValue[];
 }
 
-type Output = 'rows' | 'changes';
+type RunRequest = Omit<RunOptions, 'lastOnly' | 'named'> & { lastOnly?: boolean; named?: boolean; check?: SqlGrant };
 
-interface Prepared {
-  statement: Database.Statement;
-  profile: Pick<StatementProfile, 'kind' | 'readonly' | 'insertsRow' | 'outsideTransaction'>;
-}
-
-interface Executed {
-  json: string;
-  mutated: boolean;
-}
+/** Statements that surely change something go straight to the writer; anything else is tried as a read first. */
+const WRITE_KEYWORDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'CREATE', 'DROP', 'ALTER', 'VACUUM', 'REINDEX', 'ANALYZE', 'PRAGMA']);
 
 /**
  * The SQL service (WIRE §5): one SQLite file per (space, database). Every statement is prepared, profiled from
@@ -150,104 +131,73 @@ export class SqlService {
         throw rejected('sql-non-primitive-bind', `parameter ${i} must be a primitive value`);
       }
     });
+    // The executor first checks the grant's read-only statement list against the schema (assertStatementsRead).
     const grants = [found.grant];
-    await this.#pool.use(invocation.space, invocation.database, false, (handle) => {
-      assertStatementsRead(handle?.reader ?? emptyDatabase(), found.grant);
-    });
-    return this.#run({ ...invocation, grants }, [{ sql: found.statement.sql, params }], 'auto', { cap: DEFAULT_RESPONSE_CAP, named: true });
+    return this.#run({ ...invocation, grants }, [{ sql: found.statement.sql, params }], 'auto', { cap: DEFAULT_RESPONSE_CAP, named: true, check: found.grant });
   }
 
-  async #run(
-    invocation: SqlInvocation,
-    inputs: StatementInput[],
-    output: Output | 'auto',
-    options: { maxRows?: number; cap: number; lastOnly?: boolean; named?: boolean },
-  ): Promise<SqlResponse> {
+  /**
+   * Statements go to an executor process (`executor.ts`), which prepares, profiles and authorizes each one on
+   * the connection it then runs on, within the time budget. Reads run on the read-only connection without any
+   * lock; everything else takes the database's writer lock.
+   */
+  async #run(invocation: SqlInvocation, inputs: StatementInput[], output: Output, request: RunRequest): Promise<SqlResponse> {
     const { space, database, grants } = invocation;
     const mayChange = grants.some((g) => (['write', 'schema', 'admin'] as const).some((need) => abilityAllows(g.ability, need)));
+    const options: RunOptions = { maxRows: request.maxRows, cap: request.cap, lastOnly: request.lastOnly ?? false, named: request.named ?? false };
+    const job = {
+      inputs: inputs.map(wireInput),
+      grants: grants.map(encodeGrant),
+      output,
+      options,
+      ...(request.check && { check: encodeGrant(request.check) }),
+    };
 
-    if (!mayChange || inputs.length === 1) {
-      const read = await this.#pool.use(space, database, false, (handle) => {
-        const conn = handle?.reader ?? emptyDatabase();
-        if (mayChange) {
-          // A holder who could write takes the read path only when SQLite says this statement only reads.
-          const prepared = this.#prepare(conn, inputs[0] as StatementInput, grants, options.named ?? false, true);
-          if (!prepared || prepared.profile.kind !== 'read' || !prepared.profile.readonly) return undefined;
-        }
-        return this.#readAll(conn, inputs, grants, output, options);
-      });
-      if (read !== undefined) return { type: 'json', body: read };
+    const surelyWrites = inputs.length === 1 && WRITE_KEYWORDS.has(leadingKeyword(inputs[0]?.sql ?? '') ?? '');
+    if (!mayChange || (inputs.length === 1 && !surelyWrites)) {
+      const file = this.#pool.exists(space, database) ? this.#pool.file(space, database) : null;
+      const read = (await this.#pool.executors.with(space, file ?? undefined, (lease) =>
+        lease.call({ op: 'read', file, probe: mayChange, ...job }, true),
+      )) as ReadResult;
+      if (read.body !== null) return { type: 'json', body: read.body };
     }
-    return this.#write(invocation, inputs, output, options);
+    return this.#write(invocation, job);
   }
 
-  /** Runs statements on the read-only connection, inside one read transaction when there are several. */
-  #readAll(
-    conn: Connection,
-    inputs: StatementInput[],
-    grants: readonly SqlGrant[],
-    output: Output | 'auto',
-    options: { maxRows?: number; cap: number; lastOnly?: boolean; named?: boolean },
-  ): string {
-    const several = inputs.length > 1;
-    if (several) conn.db.exec('BEGIN');
-    try {
-      const results = inputs.map((input) => {
-        const prepared = this.#prepare(conn, input, grants, options.named ?? false, false) as Prepared;
-        return this.#execute(conn, prepared, input, output, options).json;
-      });
-      return combine(results, output, options.lastOnly ?? false);
-    } catch (error) {
-      throw translate(error);
-    } finally {
-      if (several && conn.db.inTransaction) conn.db.exec('COMMIT');
-    }
-  }
-
-  async #write(
-    invocation: SqlInvocation,
-    inputs: StatementInput[],
-    output: Output | 'auto',
-    options: { maxRows?: number; cap: number; lastOnly?: boolean; named?: boolean },
-  ): Promise<SqlResponse> {
-    const { space, database, grants } = invocation;
-    return this.#pool.use(space, database, true, (handle, created) =>
-      this.#pool.exclusive(space, database, async () => {
-        const h = handle as SqlHandle;
-        const conn = h.writer;
-        let committed = false;
-        try {
-          // Nothing else writes this database while the lock is held, so the first statement's profile holds.
-          const first = this.#prepare(conn, inputs[0] as StatementInput, grants, options.named ?? false, false) as Prepared;
-          if (first.profile.outsideTransaction) {
-            if (inputs.length > 1) throw new TinyCloudError('SQL_INVALID', 'VACUUM and PRAGMA wal_checkpoint must be sent alone');
-            const done = this.#execute(conn, first, inputs[0] as StatementInput, output, options);
-            if (done.mutated) await this.#commitEvent(invocation, conn);
-            committed = done.mutated;
-            return { type: 'json', body: combine([done.json], output, options.lastOnly ?? false) } as const;
+  /**
+   * Under the database's writer lock: the executor runs the statements in `BEGIN IMMEDIATE` and, when they
+   * changed something, keeps the transaction open while the node checks the quota and records the event; then
+   * it commits (or rolls back).
+   */
+  async #write(invocation: SqlInvocation, job: { inputs: WireInput[]; grants: WireGrant[]; output: Output; options: RunOptions; check?: WireGrant }): Promise<SqlResponse> {
+    const { space, database } = invocation;
+    return this.#pool.exclusive(space, database, () =>
+      this.#pool.creating(space, database, (file, existed) =>
+        this.#pool.executors.with(space, file, async (lease) => {
+          let committed = false;
+          try {
+            const done = (await lease.call({ op: 'write', file, ...job }, true)) as WriteResult;
+            if (done.pending) {
+              try {
+                await this.#commitEvent(invocation, done.size as number);
+              } catch (error) {
+                await lease.call({ op: 'finish', action: 'rollback' }, false);
+                throw error;
+              }
+              await lease.call({ op: 'finish', action: 'commit' }, false);
+              committed = true;
+            } else if (done.mutated) {
+              // VACUUM and wal_checkpoint run outside a transaction: done already, recorded now.
+              committed = true;
+              await this.#commitEvent(invocation, done.size as number);
+            }
+            return { value: { type: 'json', body: done.body } as const, committed: committed || existed };
+          } finally {
+            // A database this write created but did not commit is closed and deleted by its executor.
+            if (!existed && !committed) await lease.call({ op: 'discard', file }, false).catch(() => undefined);
           }
-          conn.db.exec('BEGIN IMMEDIATE');
-          let mutated = false;
-          const results: string[] = [];
-          for (const [index, input] of inputs.entries()) {
-            const prepared = index === 0 ? first : (this.#prepare(conn, input, grants, options.named ?? false, false) as Prepared);
-            if (prepared.profile.outsideTransaction) throw new TinyCloudError('SQL_INVALID', 'VACUUM and PRAGMA wal_checkpoint must be sent alone');
-            const done = this.#execute(conn, prepared, input, output, options);
-            mutated ||= done.mutated;
-            results.push(done.json);
-          }
-          const body = combine(results, output, options.lastOnly ?? false);
-          if (mutated) await this.#commitEvent(invocation, conn);
-          conn.db.exec('COMMIT');
-          committed = mutated;
-          return { type: 'json', body } as const;
-        } catch (error) {
-          if (conn.db.inTransaction) conn.db.exec('ROLLBACK');
-          throw translate(error);
-        } finally {
-          if (created && !committed) this.#pool.discard(h);
-        }
-      }),
+        }),
+      ),
     );
   }
 
@@ -255,9 +205,8 @@ export class SqlService {
    * The database's new size against the space's quota, then the invocation row, its epoch and the database's
    * size in one metadata transaction. Throws (and the caller rolls back) when either fails.
    */
-  async #commitEvent(invocation: SqlInvocation, conn: Connection): Promise<void> {
+  async #commitEvent(invocation: SqlInvocation, size: number): Promise<void> {
     const { space, database, event } = invocation;
-    const size = Number(conn.db.pragma('page_count', { simple: true })) * Number(conn.db.pragma('page_size', { simple: true }));
     const recorded = await this.#recordedSize(space, database);
     if (size > (recorded ?? 0)) {
       const { limitBytes } = await this.#quotas.limitOf(space);
@@ -297,98 +246,6 @@ export class SqlService {
     return size;
   }
 
-  /**
-   * Prepares one statement and decides whether the grants allow it. With `probe`, returns undefined instead of
-   * throwing when the statement cannot be prepared or profiled here (the write path will report it), and does
-   * not authorize.
-   */
-  #prepare(conn: Connection, input: StatementInput, grants: readonly SqlGrant[], named: boolean, probe: boolean): Prepared | undefined {
-    const keyword = leadingKeyword(input.sql);
-    if (keyword === undefined) throw new TinyCloudError('SQL_INVALID', 'SQL statement is empty');
-    if (keyword === 'EXPLAIN') throw denied('EXPLAIN is not available');
-    if (keyword === 'PRAGMA') {
-      const pragma = parsePragma(input.sql);
-      if (!pragma) throw new TinyCloudError('SQL_INVALID', 'PRAGMA must have the form PRAGMA [main.]name [= value | (value)]');
-      const why = pragmaRefusal(pragma);
-      if (why) throw denied(why);
-      if (named) throw denied('named statements cannot be PRAGMAs');
-      if (!grants.some((g) => abilityAllows(g.ability, 'admin'))) throw denied('PRAGMA statements need tinycloud.sql/admin');
-      const statement = prepareOrThrow(conn, input.sql);
-      authorizePragma(grants, statement.readonly);
-      const outsideTransaction = pragma.name === 'wal_checkpoint';
-      return { statement, profile: { kind: 'admin', readonly: statement.readonly, insertsRow: false, outsideTransaction } };
-    }
-    let statement: Database.Statement;
-    try {
-      statement = prepareOrThrow(conn, input.sql);
-    } catch (error) {
-      if (probe) return undefined;
-      throw error;
-    }
-    const wantColumns = grants.some((g) => g.caveats.some((c) => c.columns));
-    let profile: StatementProfile;
-    try {
-      profile = conn.inspector.inspect(input.sql, statement, input.params, wantColumns);
-    } catch (error) {
-      if (probe) return undefined;
-      throw translate(error);
-    }
-    if (probe) return { statement, profile };
-    if (named) {
-      const refusal = grantRefusal(grants[0] as SqlGrant, profile, true);
-      if (refusal) throw refusal;
-    } else {
-      authorizeProfile(grants, profile);
-    }
-    return { statement, profile };
-  }
-
-  #execute(conn: Connection, prepared: Prepared, input: StatementInput, output: Output | 'auto', options: { maxRows?: number; cap: number }): Executed {
-    const { statement, profile } = prepared;
-    const mode = output === 'auto' ? (statement.reader ? 'rows' : 'changes') : output;
-    const mutated = !profile.readonly;
-    if (mode === 'rows') {
-      const json = new CappedJson(options.cap);
-      const columns = statement.reader ? statement.columns().map((c) => c.name) : [];
-      json.push(`{"columns":${JSON.stringify(columns)},"rows":[`);
-      let count = 0;
-      if (statement.reader) {
-        statement.raw(true);
-        const limit = options.maxRows ?? Infinity;
-        const rows = statement.iterate(...input.params) as IterableIterator<unknown[]>;
-        for (const row of rows) {
-          if (count >= limit) {
-            rows.return?.();
-            break;
-          }
-          json.push(`${count === 0 ? '' : ','}[${row.map(encodeValue).join(',')}]`);
-          count += 1;
-        }
-      } else {
-        statement.run(...input.params);
-      }
-      json.push(`],"rowCount":${count}}`);
-      return { json: json.toString(), mutated };
-    }
-    let changes = 0;
-    let lastInsertRowId: bigint | number | null = null;
-    if (statement.reader) {
-      statement.raw(true);
-      for (const _ of statement.iterate(...input.params)) void _;
-      if (mutated) {
-        const [c, id] = conn.prepare('SELECT changes(), last_insert_rowid()').raw(true).get() as [bigint, bigint];
-        changes = Number(c);
-        lastInsertRowId = id;
-      }
-    } else {
-      const info = statement.run(...input.params);
-      changes = Number(info.changes);
-      lastInsertRowId = info.lastInsertRowid;
-    }
-    const insertId = profile.insertsRow && mutated ? encodeValue(BigInt(lastInsertRowId ?? 0)) : 'null';
-    return { json: `{"changes":${changes},"lastInsertRowId":${insertId}}`, mutated };
-  }
-
   async #export(invocation: SqlInvocation): Promise<SqlResponse> {
     const snapshot = await this.snapshot(invocation.space, invocation.database);
     if (!snapshot) throw new TinyCloudError('NOT_FOUND', 'Database not found');
@@ -403,23 +260,29 @@ export class SqlService {
    * exist. The caller removes the file. CAR export uses this too.
    */
   async snapshot(space: string, database: string): Promise<{ file: string; size: number; remove(): void } | undefined> {
-    return this.#pool.use(space, database, false, async (handle) => {
-      if (!handle) return undefined;
-      const dir = path.join(this.#pool.dir, '.export');
-      mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, `${randomUUID()}.sqlite3`);
-      const remove = () => rmSync(file, { force: true });
-      try {
-        await this.#pool.exclusive(space, database, () => handle.writer.db.backup(file));
-        const copy = new SqliteDatabase(file);
-        copy.pragma('journal_mode = DELETE');
-        copy.close();
-        return { file, size: statSync(file).size, remove };
-      } catch (error) {
-        remove();
-        throw error;
-      }
-    });
+    if (!this.#pool.exists(space, database)) return undefined;
+    const dir = path.join(this.#pool.dir, '.export');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${randomUUID()}.sqlite3`);
+    const remove = () => rmSync(file, { force: true });
+    try {
+      // A backup runs page by page between event-loop turns; it never runs a user statement.
+      await this.#pool.exclusive(space, database, async () => {
+        const source = new SqliteDatabase(this.#pool.file(space, database), { readonly: true, fileMustExist: true });
+        try {
+          await source.backup(file);
+        } finally {
+          source.close();
+        }
+      });
+      const copy = new SqliteDatabase(file);
+      copy.pragma('journal_mode = DELETE');
+      copy.close();
+      return { file, size: statSync(file).size, remove };
+    } catch (error) {
+      remove();
+      throw error;
+    }
   }
 
   /** The databases a space holds, with their sizes as last committed. */
@@ -429,48 +292,8 @@ export class SqlService {
   }
 }
 
-function prepareOrThrow(conn: Connection, sql: string): Database.Statement {
-  try {
-    return conn.prepare(sql);
-  } catch (error) {
-    throw translate(error);
-  }
-}
-
-/** A read-only constrained caveat whose statement list includes a writing statement is void as a whole. */
-function assertStatementsRead(conn: Connection, grant: SqlGrant): void {
-  for (const caveat of grant.caveats) {
-    if (!caveat.statements || !caveat.readOnly) continue;
-    for (const s of caveat.statements) {
-      if (leadingKeyword(s.sql) === 'PRAGMA') throw rejected('sql-write-blocked', `statement ${s.name} is a PRAGMA`);
-      let statement: Database.Statement;
-      try {
-        statement = conn.prepare(s.sql);
-      } catch {
-        continue; // Cannot be judged against this schema; it is judged again if it is ever invoked.
-      }
-      if (!statement.readonly) throw rejected('sql-write-blocked', `statement ${s.name} writes`);
-    }
-  }
-}
-
-function combine(results: string[], output: Output | 'auto', lastOnly: boolean): string {
-  if (lastOnly || output === 'rows' || output === 'auto') return results[results.length - 1] as string;
-  return `{"results":[${results.join(',')}]}`;
-}
-
-/** SQLite's own errors are the client's (400), except storage failures and refusals. */
-function translate(error: unknown): unknown {
-  if (isTinyCloudError(error)) return error;
-  const code = (error as { code?: string }).code ?? '';
-  const message = (error as Error).message ?? String(error);
-  if (code === 'SQLITE_AUTH') return denied(message);
-  if (code === 'SQLITE_READONLY') return denied('Read-only violation: the statement tried to write');
-  if (/^SQLITE_(FULL|IOERR|CORRUPT|CANTOPEN|NOMEM|NOTADB)/.test(code)) return new TinyCloudError('STORAGE_UNAVAILABLE', 'SQL storage failed');
-  if (error instanceof RangeError || error instanceof TypeError || code.startsWith('SQLITE_')) {
-    return new TinyCloudError('SQL_INVALID', message);
-  }
-  return error;
+function wireInput(input: StatementInput): WireInput {
+  return { sql: input.sql, params: input.params.map(encodeValue) };
 }
 
 async function recordInvocation(trx: Transaction<MetadataSchema>, event: SqlEventSource, now: number): Promise<void> {

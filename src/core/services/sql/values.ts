@@ -61,12 +61,30 @@ export class CappedJson {
 
   constructor(private readonly cap: number) {}
 
+  /**
+   * Fail before encoding a row that cannot fit: a 300 MB `zeroblob` would otherwise be joined into a string
+   * past V8's limit, blocking the event loop for seconds first. A blob takes at least two bytes per byte
+   * (`0,`), a string one per character.
+   */
+  reserve(row: readonly unknown[]): void {
+    let floor = this.#bytes;
+    for (const value of row) floor += value instanceof Uint8Array ? value.length * 2 : typeof value === 'string' ? value.length : 1;
+    if (floor > this.cap) throw new TinyCloudError('TOO_LARGE', `Response too large: more than ${this.cap} bytes`);
+  }
+
   push(text: string): void {
     this.#bytes += Buffer.byteLength(text);
-    if (this.#bytes > this.cap) {
-      throw new TinyCloudError('TOO_LARGE', `Response too large: more than ${this.cap} bytes`);
-    }
+    if (this.#bytes > this.cap) this.#tooLarge();
     this.#parts.push(text);
+  }
+
+  /** Fails now when `bytes` more could not fit, before the caller builds them. */
+  reserve(bytes: number): void {
+    if (this.#bytes + bytes > this.cap) this.#tooLarge();
+  }
+
+  #tooLarge(): never {
+    throw new TinyCloudError('TOO_LARGE', `Response too large: more than ${this.cap} bytes`);
   }
 
   toString(): string {
