@@ -9,6 +9,8 @@ import type { Engine } from './dialect.js';
 import { initialSchema } from './migrations/001_initial.js';
 import { delegationSignedDigest } from './migrations/002_delegation_signed_digest.js';
 import { carExportIndexes } from './migrations/003_car_export_indexes.js';
+import { kvSpaceUsage } from './migrations/004_kv_space_usage.js';
+import { epochHeads } from './migrations/005_epoch_heads.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -24,6 +26,8 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '001_initial': initialSchema(engine),
     '002_delegation_signed_digest': delegationSignedDigest(engine),
     '003_car_export_indexes': carExportIndexes(),
+    '004_kv_space_usage': kvSpaceUsage(engine),
+    '005_epoch_heads': epochHeads(engine),
   };
 }
 

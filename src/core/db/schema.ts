@@ -83,6 +83,12 @@ export interface EpochOrderTable {
   space: string;
 }
 
+/** Epochs no epoch names as parent, kept by triggers (migration 005). */
+export interface EpochHeadTable {
+  space: string;
+  epoch: Bytes;
+}
+
 export interface EventOrderTable {
   event: Bytes;
   space: string;
@@ -145,6 +151,12 @@ export interface InvocationReplayTable {
   expires_at: number;
 }
 
+/** Bytes of distinct blocks per space, kept beside `block` (migration 004). */
+export interface SpaceUsageTable {
+  space: string;
+  block_bytes: Int;
+}
+
 export interface QuotaOverrideTable {
   space: string;
   limit_bytes: Int;
@@ -181,12 +193,14 @@ export interface Database {
   epoch: EpochTable;
   epoch_order: EpochOrderTable;
   event_order: EventOrderTable;
+  epoch_head: EpochHeadTable;
   kv_write: KvWriteTable;
   kv_delete: KvDeleteTable;
   current_kv: CurrentKvTable;
   block: BlockTable;
   invocation_replay: InvocationReplayTable;
   quota_override: QuotaOverrideTable;
+  space_usage: SpaceUsageTable;
   signed_kv_ticket: SignedKvTicketTable;
   sql_database: SqlDatabaseTable;
 }

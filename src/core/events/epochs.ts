@@ -39,16 +39,9 @@ export async function epochEntries(events: EventInput[]): Promise<EpochEventEntr
 
 /** Epochs of a space that no later epoch names as parent. */
 export async function headEpochs(trx: Transaction<Database>, space: string): Promise<Uint8Array[]> {
-  const rows = await trx
-    .selectFrom('epoch')
-    .select('epoch.id')
-    .where('epoch.space', '=', space)
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('epoch_order').select('epoch_order.child').whereRef('epoch_order.parent', '=', 'epoch.id').where('epoch_order.space', '=', space))),
-    )
-    .orderBy('epoch.id')
-    .execute();
-  return rows.map((r) => new Uint8Array(r.id));
+  // `epoch_head` is kept by triggers on every insert into `epoch` and `epoch_order` (migration 005).
+  const rows = await trx.selectFrom('epoch_head').select('epoch').where('space', '=', space).orderBy('epoch').execute();
+  return rows.map((r) => new Uint8Array(r.epoch));
 }
 
 /**

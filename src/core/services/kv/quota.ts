@@ -32,10 +32,10 @@ export class Quotas {
 
   async usedBytes(space: string, db: Db = this.db): Promise<number> {
     const [blocks, databases] = await Promise.all([
-      db.selectFrom('block').select((eb) => eb.fn.sum<number | string | null>('size').as('total')).where('space', '=', space).executeTakeFirst(),
+      db.selectFrom('space_usage').select('block_bytes').where('space', '=', space).executeTakeFirst(),
       db.selectFrom('sql_database').select((eb) => eb.fn.sum<number | string | null>('size_bytes').as('total')).where('space', '=', space).executeTakeFirst(),
     ]);
-    return Number(blocks?.total ?? 0) + Number(databases?.total ?? 0);
+    return Number(blocks?.block_bytes ?? 0) + Number(databases?.total ?? 0);
   }
 
   async usage(space: string, db: Db = this.db): Promise<SpaceUsage> {
@@ -47,7 +47,7 @@ export class Quotas {
   async allUsage(): Promise<SpaceUsage[]> {
     const [spaces, blocks, databases, overrides] = await Promise.all([
       this.db.selectFrom('space').select('id').execute(),
-      this.db.selectFrom('block').select(['space', (eb) => eb.fn.sum<number | string>('size').as('total')]).groupBy('space').execute(),
+      this.db.selectFrom('space_usage').select(['space', 'block_bytes as total']).execute(),
       this.db.selectFrom('sql_database').select(['space', (eb) => eb.fn.sum<number | string>('size_bytes').as('total')]).groupBy('space').execute(),
       this.db.selectFrom('quota_override').select(['space', 'limit_bytes']).execute(),
     ]);

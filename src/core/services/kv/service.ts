@@ -109,6 +109,8 @@ export class KvService {
   readonly #blocks: BlockStore;
   readonly #cursors: ListCursors;
   readonly #locks = new KeyedLock();
+  /** Quota bytes held by writes between their reservation and their commit, per space. */
+  readonly #reserved = new Map<string, number>();
   readonly #maxValueBytes: number;
   readonly #now: () => number;
   readonly #recordInvocation: NonNullable<KvServiceOptions['recordInvocation']>;
@@ -321,7 +323,7 @@ export class KvService {
     }
     const block = await this.#stage(target.space, request.body, usage, 0);
     try {
-      const [written] = await this.#commitWrites(invocation, target.space, [{ key, metadata, block }], preconditions);
+      const [written] = await this.#commitWrites(invocation, target.space, [{ key, metadata, block }], preconditions, usage);
       return { status: 200, headers: { etag: etagOf(block.digest), [VERSION_HEADER]: versionId(written!) } };
     } finally {
       await block.discard();
@@ -348,7 +350,7 @@ export class KvService {
       }
       const missing = keys.filter((k) => !staged.has(k));
       if (missing.length > 0) throw new TinyCloudError('MISSING_INPUT', `Missing Input: no part for ${missing.join(', ')}`);
-      await this.#commitWrites(invocation, space, keys.map((k) => staged.get(k)!), {});
+      await this.#commitWrites(invocation, space, keys.map((k) => staged.get(k)!), {}, usage);
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ written: keys, count: keys.length }) };
     } finally {
       await Promise.all([...staged.values()].map((s) => s.block.discard()));
@@ -382,13 +384,13 @@ export class KvService {
   }
 
   /**
-   * Under the space's lock: re-check quota and preconditions, persist the blocks, then commit the versions,
-   * the event and its epoch in one transaction. A block is persisted before the commit, so a crash leaves at
-   * most an unreferenced block, never a version pointing at nothing. Returns the version of each value.
+   * Hold quota for a write until it commits: under the space's lock, the committed usage, the bytes other
+   * writes in flight have reserved and this write's new blocks must fit the limit. Returns the release.
    */
-  async #commitWrites(invocation: KvInvocation, space: string, values: StagedValue[], preconditions: WritePreconditions): Promise<Uint8Array[]> {
+  async #reserve(space: string, values: StagedValue[]): Promise<() => void> {
     return this.#locks.run(space, async () => {
       const usage = await this.quotas.usage(space);
+      if (usage.limitBytes === null) return () => undefined;
       const fresh = new Map<string, number>();
       for (const { block } of values) {
         const name = Buffer.from(block.digest).toString('hex');
@@ -397,14 +399,38 @@ export class KvService {
         if (!known) fresh.set(name, block.size);
       }
       const added = [...fresh.values()].reduce((a, b) => a + b, 0);
-      if (usage.limitBytes !== null && added > 0 && usage.usedBytes + added > usage.limitBytes) throw quotaWouldExceed(usage);
-      if (preconditions.ifMatch || preconditions.ifNoneMatch) {
-        checkPreconditions(await this.reader.current(space, values[0]!.key), preconditions);
-      }
-      for (const { block } of values) await block.persist();
+      const inFlight = this.#reserved.get(space) ?? 0;
+      if (added > 0 && usage.usedBytes + inFlight + added > usage.limitBytes) throw quotaWouldExceed(usage);
+      this.#reserved.set(space, inFlight + added);
+      return () => {
+        const left = (this.#reserved.get(space) ?? 0) - added;
+        if (left > 0) this.#reserved.set(space, left);
+        else this.#reserved.delete(space);
+      };
+    });
+  }
 
+  /**
+   * Reserve quota, persist the blocks, then commit the versions, the event and its epoch in one transaction;
+   * preconditions are checked inside that transaction, so no other write can land between check and commit.
+   * A block is persisted before the commit, so a crash leaves at most an unreferenced block, never a version
+   * pointing at nothing. Returns the version of each value.
+   */
+  async #commitWrites(
+    invocation: KvInvocation,
+    space: string,
+    values: StagedValue[],
+    preconditions: WritePreconditions,
+    admitted: SpaceUsage,
+  ): Promise<Uint8Array[]> {
+    const release = admitted.limitBytes === null ? () => undefined : await this.#reserve(space, values);
+    try {
+      await Promise.all(values.map(({ block }) => block.persist()));
       const now = this.#now();
       await writeTransaction(this.#metadata, async (trx) => {
+        if (preconditions.ifMatch || preconditions.ifNoneMatch) {
+          checkPreconditions(await new KvReader(trx, this.#metadata.engine).current(space, values[0]!.key), preconditions);
+        }
         await this.#recordInvocation(trx, invocation, now);
         for (const { block } of values) await recordBlock(trx, space, block.digest, block.size, now);
         const ops: KvOp[] = values.map(({ key, metadata, block }) => ({ kind: 'write', key, value: block.digest, metadata }));
@@ -443,52 +469,52 @@ export class KvService {
         }
       });
       return values.map(() => invocation.multihash);
-    });
+    } finally {
+      release();
+    }
   }
 
   async #delete(invocation: KvInvocation, target: Target, preconditions: WritePreconditions): Promise<KvResponse> {
     const key = checkKey(target.path);
     const space = target.space;
-    return this.#locks.run(space, async () => {
-      const now = this.#now();
-      const removed = await writeTransaction(this.#metadata, async (trx) => {
-        const entry = await new KvReader(trx, this.#metadata.engine).current(space, key);
-        if (!entry) throw notFound(key);
-        checkPreconditions(entry, preconditions);
-        await this.#recordInvocation(trx, invocation, now);
-        const op: KvOp = { kind: 'delete', key, version: liveVersion(entry) };
-        const epoch = await appendEpoch(trx, space, [{ kind: 'invocation', multihash: invocation.multihash, ops: [op] }]);
-        const epochSeq = epoch.eventSeqs[0]!;
-        await trx
-          .insertInto('kv_delete')
-          .values({
-            space,
-            key,
-            invocation: invocation.multihash,
-            seq: epoch.seq,
-            epoch: epoch.epoch,
-            epoch_seq: epochSeq,
-            deleted_invocation: entry.deleted ? null : entry.invocation,
-            writer: invocation.info.delegator,
-            deleted_at: now,
-          })
-          .execute();
-        await applyCurrent(trx, {
+    const now = this.#now();
+    const removed = await writeTransaction(this.#metadata, async (trx) => {
+      const entry = await new KvReader(trx, this.#metadata.engine).current(space, key);
+      if (!entry) throw notFound(key);
+      checkPreconditions(entry, preconditions);
+      await this.#recordInvocation(trx, invocation, now);
+      const op: KvOp = { kind: 'delete', key, version: liveVersion(entry) };
+      const epoch = await appendEpoch(trx, space, [{ kind: 'invocation', multihash: invocation.multihash, ops: [op] }]);
+      const epochSeq = epoch.eventSeqs[0]!;
+      await trx
+        .insertInto('kv_delete')
+        .values({
           space,
           key,
           invocation: invocation.multihash,
           seq: epoch.seq,
           epoch: epoch.epoch,
-          epochSeq,
-          value: null,
-          size: 0,
-          metadata: '{}',
-          deleted: true,
-        });
-        return entry.deleted ? undefined : entry.value;
+          epoch_seq: epochSeq,
+          deleted_invocation: entry.deleted ? null : entry.invocation,
+          writer: invocation.info.delegator,
+          deleted_at: now,
+        })
+        .execute();
+      await applyCurrent(trx, {
+        space,
+        key,
+        invocation: invocation.multihash,
+        seq: epoch.seq,
+        epoch: epoch.epoch,
+        epochSeq,
+        value: null,
+        size: 0,
+        metadata: '{}',
+        deleted: true,
       });
-      return { status: 200, headers: { ...(removed && { etag: etagOf(removed) }), [VERSION_HEADER]: versionId(invocation.multihash) } };
+      return entry.deleted ? undefined : entry.value;
     });
+    return { status: 200, headers: { ...(removed && { etag: etagOf(removed) }), [VERSION_HEADER]: versionId(invocation.multihash) } };
   }
 }
 

@@ -263,10 +263,19 @@ export async function applyCurrent(trx: Transaction<Database>, update: CurrentUp
   return true;
 }
 
-/** Count a block against its space once: the first write of a digest in a space adds its size to usage. */
+/**
+ * Count a block against its space once: the first write of a digest in a space adds a `block` row and its size
+ * to `space_usage`, in the caller's transaction. Returns whether the block was new to the space.
+ */
 export async function recordBlock(trx: Transaction<Database>, space: string, digest: Uint8Array, size: number, at: number): Promise<boolean> {
   const known = await trx.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest).executeTakeFirst();
   if (known) return false;
   await trx.insertInto('block').values({ space, digest, size, created_at: at }).execute();
+  const updated = await trx
+    .updateTable('space_usage')
+    .set((eb) => ({ block_bytes: eb('block_bytes', '+', size) }))
+    .where('space', '=', space)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) await trx.insertInto('space_usage').values({ space, block_bytes: size }).execute();
   return true;
 }
