@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { OPTIONS, envNamesOf, type OptionSpec } from './options.js';
@@ -25,7 +26,7 @@ export interface Config {
   };
   keys: { type: 'Static'; secret: Secret; secretFile?: string };
   spaces: { allowlist?: string };
-  invocation: { maxLifetimeSecs: number };
+  invocation: { maxLifetimeSecs: number; verifyThreads: number };
   tee: { mode: 'Auto' | 'Dstack' | 'Off'; endpoint?: string };
   /** `TINYCLOUD_ADMIN_SECRET`: guards the /admin routes; unset = admin routes answer 503. */
   adminSecret?: Secret;
@@ -207,7 +208,10 @@ export function validateConfig(raw: RawConfig): Config {
     },
     keys: { type: 'Static', secret: new Secret(secret ?? new Uint8Array()), secretFile: secret && raw.values.has('keys.secret') ? undefined : secretFile },
     spaces: { allowlist: get<string>('spaces.allowlist') },
-    invocation: { maxLifetimeSecs: get<number>('invocation.max_lifetime_secs') ?? 300 },
+    invocation: {
+      maxLifetimeSecs: get<number>('invocation.max_lifetime_secs') ?? 300,
+      verifyThreads: get<number>('invocation.verify_threads') ?? (availableParallelism() > 1 ? 1 : 0),
+    },
     tee: { mode: get<'Auto' | 'Dstack' | 'Off'>('tee.mode') ?? 'Auto', endpoint: get<string>('tee.endpoint') ?? (raw.env.DSTACK_SIMULATOR_ENDPOINT || undefined) },
     adminSecret: adminSecret ? new Secret(new TextEncoder().encode(adminSecret)) : undefined,
     warnings: raw.warnings,

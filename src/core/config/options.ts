@@ -111,6 +111,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'keys.secret_file', doc: 'File holding the node secret', example: '"./data/secret"', defaultText: '{datadir}/secret', parse: string('a file path') },
   { key: 'spaces.allowlist', doc: 'URL consulted before a new space is hosted', example: '"https://allowlist.example/spaces"', parse: url(['http:', 'https:'], 'an http(s) URL') },
   { key: 'invocation.max_lifetime_secs', doc: 'Longest invocation lifetime accepted, in seconds', example: '300', defaultText: '300', parse: integer(1, 86400, 'a number of seconds from 1 to 86400') },
+  { key: 'invocation.verify_threads', doc: 'Worker threads for invocation signature checks; 0 = on the event loop', example: '1', defaultText: '1 with two or more cores, else 0', parse: integer(0, 64, 'a number of threads from 0 to 64') },
   { key: 'tee.mode', doc: 'TEE integration: Auto, Dstack or Off', example: '"Auto"', defaultText: 'Auto', parse: oneOf('Auto', 'Dstack', 'Off') },
   { key: 'tee.endpoint', doc: 'dstack guest agent: socket path or simulator URL (also DSTACK_SIMULATOR_ENDPOINT)', example: '"/var/run/dstack.sock"', defaultText: '/var/run/dstack.sock', parse: string('a socket path or http(s) URL') },
 ];

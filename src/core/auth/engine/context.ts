@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { MetadataDb } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { cidOfDigest, cidToBase32, RAW_CODEC } from '../../ids/cid.js';
+import type { Ed25519VerifyPool } from '../verify-pool.js';
 import type { HostedSpaces } from './spaces.js';
 import type { Clock } from './types.js';
 
@@ -13,6 +14,8 @@ export interface EngineContext {
   readonly allowlist?: string;
   readonly spaces: HostedSpaces;
   readonly fetch: typeof fetch;
+  /** Worker threads for invocation signatures; absent = verified on the event loop. */
+  readonly verifyPool?: Ed25519VerifyPool;
 }
 
 /** Read through `metadata.db` on each call, never a copy, so tests can observe the statements issued. */

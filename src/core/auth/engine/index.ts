@@ -2,6 +2,7 @@ import type { Config } from '../../config/load.js';
 import type { MetadataDb } from '../../db/database.js';
 import type { Result } from '../../result.js';
 import type { SignedEnvelope } from '../types.js';
+import { Ed25519VerifyPool } from '../verify-pool.js';
 import type { EngineContext } from './context.js';
 import { delegate } from './delegate.js';
 import { authorizeInvocation } from './invoke.js';
@@ -48,6 +49,7 @@ export class AuthEngine {
   #sweeper?: NodeJS.Timeout;
 
   constructor(metadata: MetadataDb, config: Pick<Config, 'invocation' | 'spaces'>, options: AuthEngineOptions = {}) {
+    const threads = config.invocation.verifyThreads;
     this.#ctx = {
       metadata,
       clock: options.clock ?? systemClock,
@@ -55,6 +57,7 @@ export class AuthEngine {
       ...(config.spaces.allowlist !== undefined && { allowlist: config.spaces.allowlist }),
       spaces: new HostedSpaces(),
       fetch: options.fetch ?? fetch,
+      ...(threads > 0 && { verifyPool: new Ed25519VerifyPool(threads) }),
     };
   }
 
@@ -107,8 +110,10 @@ export class AuthEngine {
     this.#sweeper.unref();
   }
 
+  /** Stops the sweeper and the verify threads (a verification still in flight finishes on the caller's thread). */
   close(): void {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    void this.#ctx.verifyPool?.close();
   }
 }

@@ -1,5 +1,6 @@
 import { err, ok, type Result } from '../../result.js';
-import { checkTimeWindow, verifyEnvelope } from '../envelope.js';
+import { checkTimeWindow } from '../envelope.js';
+import { verifyUcanSignature } from '../ucan.js';
 import type { Capability, DelegationInfo, SignedEnvelope, UcanEnvelope } from '../types.js';
 import { idKey, inWindow, loadAbilities, loadLineages, MAX_CHAIN_NODES, type ChainNode } from './chain-store.js';
 import { coverage, dependentCapabilities, spacesOf } from './containment.js';
@@ -14,16 +15,19 @@ const unauthorizedAction = (cap: Capability) =>
  * Admission of any invocation (WIRE §1.6 steps 1–3): a UCAN, inside its time window, no longer-lived than the
  * cap, and signed by its issuer. The signature is the only public-key operation an invocation costs.
  */
-export function admitInvocation(ctx: EngineContext, env: SignedEnvelope, now: number): Result<UcanEnvelope> {
+export async function admitInvocation(ctx: EngineContext, env: SignedEnvelope, now: number): Promise<Result<UcanEnvelope>> {
   if (env.kind !== 'ucan') return err('AUTH_MALFORMED', 'Invocations must be UCANs');
   const window = checkTimeWindow(env, now);
   if (!window.ok) return window;
   if ((env.info.expiry as number) - now > ctx.maxLifetimeSecs) {
     return err('AUTH_LIFETIME_EXCEEDED', 'Invocation lifetime exceeds server maximum');
   }
-  const verified = verifyEnvelope(env, now);
-  if (!verified.ok) return verified;
-  return ok(env);
+  // Ed25519 (every SDK session key) on the verify pool's threads when there is one; other keys right here.
+  const valid =
+    ctx.verifyPool && env.key.type === 'Ed25519'
+      ? await ctx.verifyPool.verify(env.key.publicKey, env.signingInput, env.signature)
+      : verifyUcanSignature(env, env.key);
+  return valid ? ok(env) : err('AUTH_BAD_SIGNATURE', 'Failed to verify signature');
 }
 
 /** Single use (WIRE §2.12): the token's multihash goes into `invocation_replay`; a second use is 409. */
@@ -79,7 +83,7 @@ export async function checkInvocationChain(
  */
 export async function authorizeInvocation(ctx: EngineContext, env: SignedEnvelope): Promise<Result<AuthorizedInvocation>> {
   const now = ctx.clock();
-  const admitted = admitInvocation(ctx, env, now);
+  const admitted = await admitInvocation(ctx, env, now);
   if (!admitted.ok) return admitted;
   const ucan = admitted.value;
   const { info } = ucan;

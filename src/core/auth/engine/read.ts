@@ -20,7 +20,7 @@ export const CAPABILITIES_READ = 'tinycloud.capabilities/read';
  */
 export async function authorizeControl(ctx: EngineContext, env: SignedEnvelope, action: string): Promise<Result<ControlInvocation>> {
   const now = ctx.clock();
-  const admitted = admitInvocation(ctx, env, now);
+  const admitted = await admitInvocation(ctx, env, now);
   if (!admitted.ok) return admitted;
   const ucan = admitted.value;
   const caps = ucan.info.capabilities;

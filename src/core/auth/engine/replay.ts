@@ -22,8 +22,10 @@ const MAX_BATCH = 256;
 const pending = new Map<Kysely<Database>, PendingUse[]>();
 
 /**
- * Records one use of an invocation. Resolves false when the token was already used: the primary key decides, so
- * two concurrent requests with one token cannot both pass, and the table survives restarts.
+ * Records one use of an invocation. Resolves false when the token was already used: the primary key
+ * `(expires_at, content_hash)` decides, so two concurrent requests with one token cannot both pass, and the table
+ * survives restarts. `expiresAt` must depend on the token alone (its `exp`; `replayExpiry` of an admitted token
+ * is its `exp`), or a second use could get a key of its own.
  *
  * Uses arriving in one turn of the event loop are written by one `INSERT … ON CONFLICT DO NOTHING RETURNING`
  * (group commit): every caller resolves only after that statement committed, so a request is answered no
@@ -61,7 +63,7 @@ async function flush(db: Kysely<Database>): Promise<void> {
       const rows = await db
         .insertInto('invocation_replay')
         .values([...first.values()].map((u) => ({ content_hash: u.contentHash, expires_at: u.expiresAt })))
-        .onConflict((oc) => oc.column('content_hash').doNothing())
+        .onConflict((oc) => oc.doNothing())
         .returning('content_hash')
         .execute();
       const inserted = new Set(rows.map((r) => keyOf(r.content_hash)));
