@@ -193,9 +193,11 @@ export function parseRange(header: string, size: number): ByteRange | 'unsatisfi
     if (suffix === 0 || size === 0) return 'unsatisfiable';
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
+  // A first position at or past the end is unsatisfiable even when open (`bytes=<size>-`); a last position
+  // past the end means the end (RFC 9110 §14.1.2), however many digits it has.
   const start = Number(match[1]);
-  const end = match[2] === '' ? size - 1 : Number(match[2]);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return undefined;
   if (start >= size) return 'unsatisfiable';
-  return { start, end: Math.min(end, size - 1) };
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (end < start) return undefined;
+  return { start, end };
 }

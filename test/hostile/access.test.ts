@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cidOfHeader, signIn } from '../auth-engine/support.js';
+import { startTestNode } from '../support/test-node.js';
+import { ADMIN_SECRET, alice, bob, expectAliceIntact, expectPlainError, head, KvClient, mallory, rawRequest, startHostileNode, ucan, type Hostile } from './support.js';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+const text = async (r: Response) => ({ status: r.status, headers: r.headers, body: await r.text() });
+
+/** The guarded doors: admin secret, signed URL tickets, invocations that reach across spaces or services. */
+describe('hostile access', () => {
+  let h: Hostile;
+  beforeAll(async () => {
+    h = await startHostileNode();
+  });
+  afterAll(async () => h?.destroy());
+
+  describe('admin routes', () => {
+    const space = () => encodeURIComponent(h.alice.space);
+    const admin = (method: string, path: string, authorization?: string, body?: unknown) =>
+      fetch(`${h.node.url}${path}`, {
+        method,
+        headers: { ...(authorization !== undefined && { authorization }), ...(body !== undefined && JSON_TYPE) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      }).then(text);
+
+    it('without the secret, or with anything close to it: 401 and nothing changes', async () => {
+      const wrong = [
+        undefined,
+        '',
+        'Bearer',
+        'Bearer ',
+        `Bearer  ${ADMIN_SECRET}`,
+        `bearer ${ADMIN_SECRET}`,
+        `Bearer ${ADMIN_SECRET.slice(0, -1)}`,
+        `Bearer ${ADMIN_SECRET}x`,
+        `Bearer ${ADMIN_SECRET.toUpperCase()}`,
+        `Basic ${Buffer.from(`admin:${ADMIN_SECRET}`).toString('base64')}`,
+        ADMIN_SECRET,
+        `Bearer ${'x'.repeat(10_000)}`,
+      ];
+      for (const authorization of wrong) {
+        for (const [method, path, body] of [
+          ['GET', '/admin/usage'],
+          ['GET', '/admin/quota'],
+          ['GET', `/admin/quota/${space()}`],
+          ['PUT', `/admin/quota/${space()}`, { limit_bytes: 1 }],
+          ['DELETE', `/admin/quota/${space()}`],
+        ] as const) {
+          const answer = await admin(method, path, authorization, body);
+          expect(answer.status, `${method} ${path} with ${JSON.stringify(authorization)?.slice(0, 40)}`).toBe(401);
+          expectPlainError(answer, 401, /Unauthorized/);
+          expect(answer.headers.get('www-authenticate')).toBe('Bearer');
+        }
+      }
+      // Two headers, the right one among them: refused, not guessed.
+      const twice = await rawRequest(h.node.url, head('GET', '/admin/usage', [`Authorization: Bearer wrong`, `Authorization: Bearer ${ADMIN_SECRET}`]));
+      expectPlainError(twice, 400);
+      const usage = await admin('GET', `/admin/quota/${space()}`, `Bearer ${ADMIN_SECRET}`);
+      expect(JSON.parse(usage.body)).toMatchObject({ override: false });
+      expect((await h.alice.put('admin/after', 'still writable')).status).toBe(200);
+    });
+
+    it('a node without an admin secret has no admin surface (503), whatever is presented', async () => {
+      const bare = await startTestNode();
+      try {
+        for (const authorization of [undefined, 'Bearer ', 'Bearer undefined', 'Bearer null', `Bearer ${ADMIN_SECRET}`]) {
+          const answer = await fetch(`${bare.url}/admin/usage`, { headers: authorization === undefined ? {} : { authorization } }).then(text);
+          expectPlainError(answer, 503);
+        }
+      } finally {
+        await bare.destroy();
+      }
+    });
+  });
+
+  describe('signed URL tickets', () => {
+    const mint = (body: unknown, att = { [h.alice.resource('docs/')]: { 'tinycloud.kv/get': [{}] } }, signer?: string) =>
+      fetch(`${h.node.url}/signed/kv`, { method: 'POST', headers: { authorization: signer ?? h.alice.token(att), ...JSON_TYPE }, body: JSON.stringify(body) });
+
+    it('forged, altered and malformed ticket ids: 401, never the object', async () => {
+      const minted = await mint({ space: h.alice.space, path: 'docs/readme.txt' });
+      expect(minted.status).toBe(200);
+      const { ticketId } = (await minted.json()) as { ticketId: string };
+      const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+      for (const forged of [
+        flip(ticketId, 0),
+        flip(ticketId, 42),
+        ticketId.slice(0, 42),
+        `${ticketId}A`,
+        `${ticketId}=`,
+        ticketId.toLowerCase() === ticketId ? ticketId.toUpperCase() : ticketId.toLowerCase(),
+        encodeURIComponent(`${ticketId.slice(0, 40)}/..`),
+        'A'.repeat(43),
+        `${ticketId.slice(0, 20)}%00${ticketId.slice(23)}`,
+        "' OR 1=1 --",
+        'x'.repeat(5000),
+      ]) {
+        const answer = await fetch(`${h.node.url}/signed/kv/${forged}`).then(text);
+        expect([401, 404], `${forged.slice(0, 50)}: ${answer.status}`).toContain(answer.status);
+        expect(answer.body).not.toBe('hello from alice');
+      }
+      expect(await (await fetch(`${h.node.url}/signed/kv/${ticketId}`)).text()).toBe('hello from alice');
+    });
+
+    it('ranges out of bounds, inverted, multiple, huge or in another unit', async () => {
+      const { ticketId } = (await (await mint({ space: h.alice.space, path: 'docs/readme.txt' })).json()) as { ticketId: string };
+      const size = 'hello from alice'.length;
+      const cases: [string, number, string?][] = [
+        ['bytes=0-0', 206, 'h'],
+        [`bytes=${size - 1}-`, 206, 'e'],
+        [`bytes=0-${'9'.repeat(30)}`, 206, 'hello from alice'],
+        [`bytes=-${'9'.repeat(30)}`, 206, 'hello from alice'],
+        [`bytes=${size}-`, 416],
+        [`bytes=${size}-${size + 5}`, 416],
+        [`bytes=${'9'.repeat(30)}-`, 416],
+        ['bytes=-0', 416],
+        ['bytes=5-2', 200, 'hello from alice'],
+        ['bytes=0-1,3-4', 200, 'hello from alice'],
+        ['items=0-1', 200, 'hello from alice'],
+        ['bytes=-', 200, 'hello from alice'],
+        ['bytes=a-b', 200, 'hello from alice'],
+        ['bytes=-1-2', 200, 'hello from alice'],
+        [`bytes=${'0-0,'.repeat(2000)}0-0`, 200, 'hello from alice'],
+      ];
+      for (const [range, status, body] of cases) {
+        const answer = await fetch(`${h.node.url}/signed/kv/${ticketId}`, { headers: { range } }).then(text);
+        expect(answer.status, range.slice(0, 40)).toBe(status);
+        expect(answer.status).toBeLessThan(500);
+        if (body !== undefined) expect(answer.body, range.slice(0, 40)).toBe(body);
+        if (status === 416) expect(answer.headers.get('content-range')).toBe(`bytes */${size}`);
+      }
+    });
+
+    it('minting outside the invocation, for another space, or by a stranger is refused', async () => {
+      expect((await mint({ space: h.alice.space, path: 'photos/cat.jpg' })).status).toBe(403);
+      expect((await mint({ space: h.alice.space, path: 'docs/../photos/cat.jpg' })).status).toBeGreaterThanOrEqual(400);
+      expect((await mint({ space: bob.space('default'), path: 'docs/readme.txt' })).status).toBe(403);
+      expect((await mint({ space: `${h.alice.space}/kv/docs`, path: 'readme.txt' })).status).toBeGreaterThanOrEqual(400);
+      const stranger = ucan(mallory.session, { att: { [h.alice.resource('docs/')]: { 'tinycloud.kv/get': [{}] } }, prf: [] }, h.clock.now);
+      expect((await mint({ space: h.alice.space, path: 'docs/readme.txt' }, undefined, stranger)).status).toBe(401);
+      // Bob's grant covers docs/ only.
+      const asBob = (key: string) => ucan(bob.session, { att: { [h.alice.resource(key)]: { 'tinycloud.kv/get': [{}] } }, prf: [h.bobGrant] }, h.clock.now);
+      expect((await mint({ space: h.alice.space, path: 'docs/readme.txt' }, undefined, asBob('docs/readme.txt'))).status).toBe(200);
+      expect((await mint({ space: h.alice.space, path: 'photos/cat.jpg' }, undefined, asBob('photos/cat.jpg'))).status).toBe(401);
+      expect((await mint({ space: h.alice.space, path: 'photos/cat.jpg' }, undefined, asBob('docs/readme.txt'))).status).toBe(403);
+      // A mint token is single use like any other.
+      const token = h.alice.token({ [h.alice.resource('docs/')]: { 'tinycloud.kv/get': [{}] } });
+      const answers = await Promise.all(Array.from({ length: 10 }, () => mint({ space: h.alice.space, path: 'docs/readme.txt' }, undefined, token).then((r) => r.status)));
+      expect(answers.filter((s) => s === 200)).toHaveLength(1);
+    });
+  });
+
+  describe('/invoke across spaces and services', () => {
+    let second: KvClient;
+    beforeAll(async () => {
+      const session = await signIn(h.node, alice, 'second');
+      second = new KvClient(h.node, alice, session.space, await cidOfHeader(session.session), h.clock);
+      expect((await second.put('docs/readme.txt', 'second space')).status).toBe(200);
+    });
+    const both = () => [h.alice.sessionCid, second.sessionCid];
+    const send = (att: Record<string, Record<string, unknown[]>>, body?: string, headers: Record<string, string> = {}, signer = alice) =>
+      fetch(`${h.node.url}/invoke`, {
+        method: 'POST',
+        headers: { authorization: ucan(signer.session, { att: att as never, prf: both() }, h.clock.now), ...headers },
+        ...(body !== undefined && { body }),
+      }).then(text);
+
+    it('a put in two spaces at once, single or multipart, writes nothing', async () => {
+      const att = { [h.alice.resource('cross/x')]: { 'tinycloud.kv/put': [{}] }, [second.resource('cross/x')]: { 'tinycloud.kv/put': [{}] } };
+      const single = await send(att, 'both?');
+      expectPlainError(single, [400, 501]);
+      const form = `--B\r\nContent-Disposition: form-data; name="cross/x"\r\n\r\nboth?\r\n--B--\r\n`;
+      const multi = await send(att, form, { 'content-type': 'multipart/form-data; boundary=B' });
+      expectPlainError(multi, [400, 501]);
+      expect((await h.alice.get('cross/x')).status).toBe(404);
+      expect((await second.get('cross/x')).status).toBe(404);
+    });
+
+    it("a capability on someone else's space poisons the whole invocation", async () => {
+      const att = { [h.alice.resource('docs/readme.txt')]: { 'tinycloud.kv/get': [{}] }, [`${bob.space('default')}/kv/secret`]: { 'tinycloud.kv/get': [{}] } };
+      expectPlainError(await send(att), 401);
+      const put = { [h.alice.resource('cross/y')]: { 'tinycloud.kv/put': [{}] }, [`${mallory.space('default')}/kv/y`]: { 'tinycloud.kv/put': [{}] } };
+      expectPlainError(await send(put, 'x'), 401);
+      expect((await h.alice.get('cross/y')).status).toBe(404);
+    });
+
+    it('SQL on two spaces, or on two databases, is ambiguous (400) and runs nothing', async () => {
+      const twoSpaces = { [h.notes]: { 'tinycloud.sql/write': [{}] }, [`${second.space}/sql/notes`]: { 'tinycloud.sql/write': [{}] } };
+      const body = JSON.stringify({ action: 'execute', sql: 'DELETE FROM notes' });
+      expectPlainError(await send(twoSpaces, body, JSON_TYPE), [400, 401]);
+      const twoDbs = { [h.notes]: { 'tinycloud.sql/write': [{}] }, [`${h.alice.space}/sql/other`]: { 'tinycloud.sql/write': [{}] } };
+      expectPlainError(await send(twoDbs, body, JSON_TYPE), 400, /Ambiguous/i);
+    });
+
+    it('KV and SQL in one invocation: one outcome or a refusal, never both half-done', async () => {
+      const att = { [h.notes]: { 'tinycloud.sql/write': [{}] }, [h.alice.resource('mixed/kv')]: { 'tinycloud.kv/put': [{}] } };
+      const answer = await send(att, JSON.stringify({ action: 'execute', sql: "INSERT INTO notes (title) VALUES ('mixed')" }), JSON_TYPE);
+      expect(answer.status, answer.body).toBeLessThan(500);
+      expect((await h.alice.get('mixed/kv')).status).toBe(404);
+      if (answer.status === 200) {
+        // It ran as SQL (WIRE §1.6 dispatch order); undo it so the seeded rows compare equal.
+        const undo = await send({ [h.notes]: { 'tinycloud.sql/write': [{}] } }, JSON.stringify({ action: 'execute', sql: "DELETE FROM notes WHERE title = 'mixed'" }), JSON_TYPE);
+        expect(undo.status).toBe(200);
+      }
+      const kvAndCaps = { [h.alice.resource('docs/readme.txt')]: { 'tinycloud.kv/get': [{}] }, [`${h.alice.space}/capabilities/all`]: { 'tinycloud.capabilities/read': [{}] } };
+      expect((await send(kvAndCaps)).status).toBeLessThan(500);
+      const exportAndKv = { [`${h.alice.space}/space`]: { 'tinycloud.space/export': [{}] }, [h.alice.resource('docs/readme.txt')]: { 'tinycloud.kv/get': [{}] } };
+      expect((await send(exportAndKv)).status).toBeGreaterThanOrEqual(400);
+      const importInto = { [`${second.space}/space`]: { 'tinycloud.space/import': [{}] } };
+      expect((await send(importInto, 'not a car')).status).toBeGreaterThanOrEqual(400);
+    });
+
+    it('capabilities/read of two spaces, or of a stranger\'s, does not leak the stranger', async () => {
+      const att = { [`${h.alice.space}/capabilities/all`]: { 'tinycloud.capabilities/read': [{}] }, [`${bob.space('default')}/capabilities/all`]: { 'tinycloud.capabilities/read': [{}] } };
+      const answer = await send(att);
+      expect(answer.status).toBe(401);
+      expect(answer.body).not.toContain(bob.pkh);
+    });
+  });
+
+  it("alice's data is intact afterwards", async () => {
+    await expectAliceIntact(h, { 'admin/after': 'still writable' });
+  });
+});
