@@ -47,6 +47,9 @@ export const ERRORS = {
   KV_NOT_FOUND: 404,
   NOT_FOUND: 404,
   DELEGATION_NOT_FOUND: 404,
+  // 408
+  /** An SQL invocation's statements ran past `storage.sql.timeout_secs` and were stopped (their executor killed). */
+  SQL_TIMEOUT: 408,
   // 409
   DUPLICATE_INVOCATION: 409,
   CONFLICT: 409,

@@ -58,7 +58,7 @@ export class TinyCloudNode {
     this.enableFeature('signed-urls');
     registerSqlCaveatRule();
     this.sql = new SqlService({
-      pool: new SqlDatabasePool(config.storage.sqlPath),
+      pool: new SqlDatabasePool(config.storage.sqlPath, { timeoutMs: config.storage.sqlTimeoutSecs * 1000 }),
       metadata,
       quotas: new Quotas(metadata.db, config.storage.limit),
       now: clock,
@@ -100,7 +100,7 @@ export class TinyCloudNode {
 
   async close(): Promise<void> {
     this.auth.close();
-    this.sql.pool.close();
+    await this.sql.pool.close();
     await this.blocks.close();
     await this.metadata.close();
   }

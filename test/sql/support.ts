@@ -69,7 +69,7 @@ export async function openCoreSql(options: { limit?: number | null; maxOpen?: nu
       }
     },
     async close() {
-      pool.close();
+      await pool.close();
       await metadata.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -23,6 +23,8 @@ export interface Config {
     limit: number | null;
     staging: 'Memory' | 'FileSystem';
     sqlPath: string;
+    /** Time budget of one SQL invocation's statements, in seconds. */
+    sqlTimeoutSecs: number;
   };
   keys: { type: 'Static'; secret: Secret; secretFile?: string };
   spaces: { allowlist?: string };
@@ -205,6 +207,7 @@ export function validateConfig(raw: RawConfig): Config {
       limit: limit ? limit : null,
       staging: get<'Memory' | 'FileSystem'>('storage.staging') ?? 'Memory',
       sqlPath: get<string>('storage.sql.path') ?? path.join(dataDir, 'sql'),
+      sqlTimeoutSecs: get<number>('storage.sql.timeout_secs') ?? 10,
     },
     keys: { type: 'Static', secret: new Secret(secret ?? new Uint8Array()), secretFile: secret && raw.values.has('keys.secret') ? undefined : secretFile },
     spaces: { allowlist: get<string>('spaces.allowlist') },

@@ -106,6 +106,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'storage.limit', doc: 'Per-space storage quota; 0 = unlimited', example: '"10 GiB"', defaultText: 'unlimited', parse: byteSize },
   { key: 'storage.staging', doc: 'Where request bodies wait before commit: Memory or FileSystem', example: '"Memory"', defaultText: 'Memory', parse: oneOf('Memory', 'FileSystem') },
   { key: 'storage.sql.path', doc: 'Directory of the per-space SQLite databases', example: '"./data/sql"', defaultText: '{datadir}/sql', parse: string('a directory path') },
+  { key: 'storage.sql.timeout_secs', doc: 'Time limit of one SQL invocation\'s statements, in seconds; past it they are stopped (408)', example: '10', defaultText: '10', parse: integer(1, 3600, 'a number of seconds from 1 to 3600') },
   { key: 'keys.type', doc: 'Key source: Static', example: '"Static"', defaultText: 'Static', parse: oneOf('Static') },
   { key: 'keys.secret', doc: 'Node secret (unpadded base64url, >= 32 bytes); prefer keys.secret_file', example: '"…"', secret: true, parse: secretKey },
   { key: 'keys.secret_file', doc: 'File holding the node secret', example: '"./data/secret"', defaultText: '{datadir}/secret', parse: string('a file path') },

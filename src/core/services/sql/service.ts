@@ -191,7 +191,7 @@ export class SqlService {
               committed = true;
               await this.#commitEvent(invocation, done.size as number);
             }
-            return { value: { type: 'json', body: done.body } as const, committed: committed || existed };
+            return { value: { type: 'json', body: done.body } as const, committed };
           } finally {
             // A database this write created but did not commit is closed and deleted by its executor.
             if (!existed && !committed) await lease.call({ op: 'discard', file }, false).catch(() => undefined);

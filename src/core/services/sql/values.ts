@@ -74,17 +74,10 @@ export class CappedJson {
 
   push(text: string): void {
     this.#bytes += Buffer.byteLength(text);
-    if (this.#bytes > this.cap) this.#tooLarge();
+    if (this.#bytes > this.cap) {
+      throw new TinyCloudError('TOO_LARGE', `Response too large: more than ${this.cap} bytes`);
+    }
     this.#parts.push(text);
-  }
-
-  /** Fails now when `bytes` more could not fit, before the caller builds them. */
-  reserve(bytes: number): void {
-    if (this.#bytes + bytes > this.cap) this.#tooLarge();
-  }
-
-  #tooLarge(): never {
-    throw new TinyCloudError('TOO_LARGE', `Response too large: more than ${this.cap} bytes`);
   }
 
   toString(): string {
