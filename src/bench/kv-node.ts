@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Wallet } from 'ethers';
+import { encodeBase64UrlPadded } from '../core/auth/base64url.js';
+import { cacaoPayloadOfSiwe, encodeCacao } from '../core/auth/cacao.js';
+import { didKeyFromEd25519, didKeyVerificationMethod } from '../core/auth/did.js';
+import { generateEd25519Key } from '../core/auth/ed25519.js';
+import { encodeRecap, statementFor, type Attenuations } from '../core/auth/recap.js';
+import { spaceIdFor } from '../core/auth/resource.js';
+import { renderSiweMessage } from '../core/auth/siwe.js';
+import { signUcan } from '../core/auth/ucan.js';
+import { cidOfBytes } from '../core/ids/cid.js';
+import { unwrap } from '../core/result.js';
+
+const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+
+/**
+ * `tinycloud serve` in its own process, as an operator runs it, with a hosted space and a session key:
+ * its memory is its own, so the bench can report the node's peak RSS (Linux `VmHWM`) and nothing else's.
+ */
+export interface ServedNode {
+  readonly port: number;
+  readonly space: string;
+  /** A fresh single-use invocation of `att` by the session key. */
+  mint(att: Attenuations): string;
+  /** Reset the node's peak RSS to its current RSS (false where /proc does not allow it). */
+  resetPeakRss(): boolean;
+  /** The node's peak RSS in MiB since start or the last reset, where /proc tells it. */
+  peakRssMiB(): number | undefined;
+  stop(): Promise<void>;
+}
+
+function listening(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`bench: tinycloud serve exited (${code}): ${out}`)));
+  });
+}
+
+export async function serveBenchNode(sessionAtt: (space: string) => Attenuations): Promise<ServedNode> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tinycloud-bench-kv-'));
+  const child = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', '0', '--address', '127.0.0.1', '--json'], {
+    env: { ...process.env, TINYCLOUD_LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const url = await listening(child);
+    const wallet = Wallet.createRandom();
+    const space = unwrap(spaceIdFor(`did:pkh:eip155:1:${wallet.address}`, 'bench')).text;
+    const cacao = (att: Attenuations, audience: string, expires: boolean) => {
+      const fields = {
+        domain: 'bench.example',
+        address: wallet.address,
+        statement: statementFor(att),
+        uri: audience,
+        chainId: 1,
+        nonce: randomUUID().replaceAll('-', ''),
+        issuedAt: new Date().toISOString(),
+        ...(expires && { expirationTime: new Date(Date.now() + 3_600_000).toISOString() }),
+        resources: [encodeRecap({ att, prf: [] })],
+      };
+      const signature = wallet.signMessageSync(renderSiweMessage(fields));
+      return encodeCacao(cacaoPayloadOfSiwe(fields), Buffer.from(signature.slice(2), 'hex'));
+    };
+    const delegate = async (bytes: Uint8Array) => {
+      const response = await fetch(`${url}/delegate`, { method: 'POST', headers: { authorization: encodeBase64UrlPadded(bytes) } });
+      if (response.status !== 200) throw new Error(`bench setup: /delegate answered ${response.status} ${await response.text()}`);
+    };
+    const hostDid = await (await fetch(`${url}/peer/generate/${encodeURIComponent(space)}`)).text();
+    await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, hostDid, false));
+    const session = generateEd25519Key();
+    const sessionDid = didKeyFromEd25519(session.publicKey);
+    const sessionBytes = cacao(sessionAtt(space), didKeyVerificationMethod(sessionDid), true);
+    await delegate(sessionBytes);
+    const sessionCid = await cidOfBytes(sessionBytes);
+    const status = `/proc/${child.pid}/status`;
+    return {
+      port: Number(new URL(url).port),
+      space,
+      mint: (att) =>
+        signUcan({ issuerKey: session, audience: sessionDid, att, prf: [sessionCid], exp: Date.now() / 1000 + 240, nonce: `urn:uuid:${randomUUID()}` }),
+      resetPeakRss() {
+        try {
+          writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      peakRssMiB() {
+        try {
+          const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'));
+          return match ? Number(match[1]) / 1024 : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

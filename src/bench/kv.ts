@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createBLAKE3 } from 'hash-wasm';
+import type { Attenuations } from '../core/auth/recap.js';
+import { bareFastify, ed25519VerificationsPerSecond } from './baselines.js';
+import { serveBenchNode, type ServedNode } from './kv-node.js';
+import { runStream } from './kv-stream.js';
+import { encodeRequest, runLoad, type LoadResult } from './load.js';
+import type { BenchRow, BenchSuite } from './run.js';
+
+export interface KvBenchOptions {
+  /** Concurrent keep-alive connections for the 1 KiB runs. */
+  readonly concurrency?: number;
+  /** Requests per 1 KiB measurement (each with its own pre-signed invocation). */
+  readonly requests?: number;
+  /** Size of the single-stream object. */
+  readonly largeBytes?: number;
+}
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+const WARM_UP = 1000;
+const CHUNK = randomBytes(MiB);
+
+
+const kvAtt = (space: string): Attenuations => ({
+  [`${space}/kv`]: { 'tinycloud.kv/get': [{}], 'tinycloud.kv/put': [{}] },
+});
+
+async function measure(node: ServedNode, requests: Uint8Array[], concurrency: number, what: string): Promise<LoadResult> {
+  const warm = await runLoad({ port: node.port, concurrency, requests: requests.slice(0, WARM_UP) });
+  if (warm.failures > 0) throw new Error(`bench: ${what} answered ${warm.firstFailure}`);
+  const result = await runLoad({ port: node.port, concurrency, requests: requests.slice(WARM_UP) });
+  if (result.failures > 0) throw new Error(`bench: ${result.failures} ${what} failed: ${result.firstFailure}`);
+  return result;
+}
+
+/** 1 KiB gets of one key and 1 KiB puts of distinct keys, each request with a fresh pre-signed invocation. */
+async function smallValues(node: ServedNode, count: number, concurrency: number): Promise<{ get: LoadResult; put: LoadResult }> {
+  const resource = (key: string) => `${node.space}/kv/${key}`;
+  const value = randomBytes(1024);
+  const seed = encodeRequest('POST', '/invoke', { authorization: node.mint({ [resource('small/read')]: { 'tinycloud.kv/put': [{}] } }) }, value);
+  const seeded = await runLoad({ port: node.port, concurrency: 1, requests: [seed] });
+  if (seeded.failures > 0) throw new Error(`bench: seeding answered ${seeded.firstFailure}`);
+
+  const total = WARM_UP + count;
+  const gets = Array.from({ length: total }, () =>
+    encodeRequest('POST', '/invoke', { authorization: node.mint({ [resource('small/read')]: { 'tinycloud.kv/get': [{}] } }) }),
+  );
+  const get = await measure(node, gets, concurrency, 'authorized 1 KiB gets');
+  const puts = Array.from({ length: total }, (_, i) =>
+    encodeRequest(
+      'POST',
+      '/invoke',
+      { authorization: node.mint({ [resource(`small/w${i}`)]: { 'tinycloud.kv/put': [{}] } }), 'content-type': 'application/octet-stream' },
+      randomBytes(1024),
+    ),
+  );
+  const put = await measure(node, puts, concurrency, 'authorized 1 KiB puts');
+  return { get, put };
+}
+
+/** One authorized put of `size` bytes, then one get, from the stream worker; MB/s each way. */
+async function largeObject(node: ServedNode, size: number): Promise<{ putMBps: number; getMBps: number }> {
+  const key = `${node.space}/kv/large/object.bin`;
+  const { putSeconds, getSeconds } = await runStream({
+    port: node.port,
+    size,
+    putAuthorization: node.mint({ [key]: { 'tinycloud.kv/put': [{}] } }),
+    getAuthorization: node.mint({ [key]: { 'tinycloud.kv/get': [{}] } }),
+  });
+  return { putMBps: size / MB / putSeconds, getMBps: size / MB / getSeconds };
+}
+
+/** The disk baseline: write `size` bytes to a file (fsynced, as a block is), then read it back. */
+async function plainFileCopy(dir: string, size: number): Promise<{ writeMBps: number; readMBps: number }> {
+  const file = path.join(dir, 'plain.bin');
+  const writeStarted = process.hrtime.bigint();
+  async function* source() {
+    for (let sent = 0; sent < size; sent += MiB) yield sent + MiB <= size ? CHUNK : CHUNK.subarray(0, size - sent);
+  }
+  const out = createWriteStream(file, { flush: true });
+  await pipeline(source(), out);
+  const writeSeconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
+  const readStarted = process.hrtime.bigint();
+  let read = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) read += (chunk as Buffer).length;
+  const readSeconds = Number(process.hrtime.bigint() - readStarted) / 1e9;
+  await rm(file, { force: true });
+  if (read !== size) throw new Error('bench: plain file read came up short');
+  return { writeMBps: size / MB / writeSeconds, readMBps: size / MB / readSeconds };
+}
+
+/** hash-wasm BLAKE3 over `size` bytes in 1 MiB chunks: the hashing ceiling of every put. */
+async function blake3MBps(size: number): Promise<number> {
+  const hasher = await createBLAKE3(256);
+  hasher.init();
+  const started = process.hrtime.bigint();
+  for (let done = 0; done < size; done += MiB) hasher.update(CHUNK);
+  hasher.digest('binary');
+  return size / MB / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/**
+ * Against `tinycloud serve` in its own process: authorized 1 KiB KV get and put (32 connections, a fresh
+ * pre-signed invocation per request) beside bare fastify and the Ed25519 verification ceiling; a single-stream
+ * put and get of a large object beside a plain file write/read and BLAKE3; the node's peak RSS.
+ */
+export async function benchKv(options: KvBenchOptions = {}): Promise<BenchRow[]> {
+  const concurrency = options.concurrency ?? 32;
+  const count = options.requests ?? 20_000;
+  const largeBytes = options.largeBytes ?? 1024 * MiB;
+  const verifications = ed25519VerificationsPerSecond();
+  const node = await serveBenchNode(kvAtt);
+  let small: { get: LoadResult; put: LoadResult };
+  let large: { putMBps: number; getMBps: number };
+  let largePeak: number | undefined;
+  let runPeak: number | undefined;
+  try {
+    const resettable = node.resetPeakRss();
+    large = await largeObject(node, largeBytes);
+    largePeak = resettable ? node.peakRssMiB() : undefined;
+    small = await smallValues(node, count, concurrency);
+    runPeak = node.peakRssMiB();
+  } finally {
+    await node.stop();
+  }
+  const bare = await bareFastify(count, concurrency);
+  const scratch = await mkdtemp(path.join(tmpdir(), 'tinycloud-bench-disk-'));
+  let disk: { writeMBps: number; readMBps: number };
+  try {
+    disk = await plainFileCopy(scratch, largeBytes);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const hash = await blake3MBps(largeBytes);
+
+  const latency = (r: LoadResult) => `p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms`;
+  const sizeLabel = largeBytes >= 1024 * MiB ? `${largeBytes / (1024 * MiB)} GiB` : `${largeBytes / MiB} MiB`;
+  const putCeiling = Math.min(disk.writeMBps, hash);
+  return [
+    { name: 'node:crypto Ed25519 verifications (one core)', value: verifications, unit: 'verify/s' },
+    { name: 'bare fastify hello-world (POST, empty 200)', value: bare.perSecond, unit: 'req/s' },
+    {
+      name: `authorized 1 KiB get (${latency(small.get)})`,
+      value: small.get.perSecond,
+      unit: 'req/s',
+      ratio: small.get.perSecond / verifications,
+      baseline: 'Ed25519 verify/s',
+      target: '≥ 50%',
+    },
+    { name: 'authorized 1 KiB get vs bare fastify', value: small.get.perSecond, unit: 'req/s', ratio: small.get.perSecond / bare.perSecond, baseline: 'bare fastify' },
+    {
+      name: `authorized 1 KiB put (${latency(small.put)})`,
+      value: small.put.perSecond,
+      unit: 'req/s',
+      ratio: small.put.perSecond / verifications,
+      baseline: 'Ed25519 verify/s',
+      target: '≥ 35%',
+    },
+    { name: 'authorized 1 KiB put vs bare fastify', value: small.put.perSecond, unit: 'req/s', ratio: small.put.perSecond / bare.perSecond, baseline: 'bare fastify' },
+    { name: `plain file write, ${sizeLabel} (fsynced)`, value: disk.writeMBps, unit: 'MB/s' },
+    { name: `plain file read, ${sizeLabel}`, value: disk.readMBps, unit: 'MB/s' },
+    { name: 'hash-wasm BLAKE3', value: hash, unit: 'MB/s' },
+    {
+      name: `single-stream put, ${sizeLabel}`,
+      value: large.putMBps,
+      unit: 'MB/s',
+      ratio: large.putMBps / putCeiling,
+      baseline: 'min(disk write, BLAKE3)',
+      target: '≥ 50%',
+    },
+    { name: `single-stream get, ${sizeLabel}`, value: large.getMBps, unit: 'MB/s', ratio: large.getMBps / disk.readMBps, baseline: 'plain file read' },
+    ...(largePeak !== undefined
+      ? [{ name: `node peak RSS during the ${sizeLabel} put and get (VmHWM of tinycloud serve)`, value: largePeak, unit: 'MiB', target: '< 200 MiB' }]
+      : []),
+    ...(runPeak !== undefined ? [{ name: 'node peak RSS over the whole KV bench', value: runPeak, unit: 'MiB', target: '< 200 MiB' }] : []),
+  ];
+}
+
+const suite: BenchSuite = () => benchKv();
+export default suite;
