@@ -159,7 +159,7 @@ describe('hostile access', () => {
       expect((await second.put('docs/readme.txt', 'second space')).status).toBe(200);
     });
     const both = () => [h.alice.sessionCid, second.sessionCid];
-    const send = (att: Record<string, Record<string, unknown[]>>, body?: string, headers: Record<string, string> = {}, signer = alice) =>
+    const send = (att: object, body?: string, headers: Record<string, string> = {}, signer = alice) =>
       fetch(`${h.node.url}/invoke`, {
         method: 'POST',
         headers: { authorization: ucan(signer.session, { att: att as never, prf: both() }, h.clock.now), ...headers },
