@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { execa, type ResultPromise } from 'execa';
@@ -80,4 +81,47 @@ describe('SQL durability across kill -9', () => {
     caps.close();
     expect(events).toBeGreaterThanOrEqual(acknowledged.length + 1);
   });
+
+  it('leaves no executor behind, even one inside a statement that never ends', async () => {
+    const dir = path.join(tempDir(), 'node');
+    expect((await tinycloud(['init', '--dir', dir])).exitCode).toBe(0);
+    const node = await serve(dir, await freePort());
+    running = node.child;
+    const session = await sqlSession(node, alice, Date.now() / 1000);
+    const endless = invokeSql(node, alice, `${session.space}/sql/spin`, 'tinycloud.sql/read', {
+      action: 'query',
+      sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c',
+    }, { prf: [session.sessionCid], now: Date.now() / 1000 }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1000));
+    const { stdout } = await execa('ps', ['-o', 'pid=', '--ppid', String(node.child.pid)], { reject: false });
+    const executors = stdout.split('\n').map((l) => Number(l.trim())).filter((pid) => pid > 0);
+    expect(executors.length).toBeGreaterThan(0);
+    expect(executors.some(busy)).toBe(true);
+
+    node.child.kill('SIGKILL');
+    await node.child;
+    await endless;
+    running = undefined;
+    const deadline = Date.now() + 5000;
+    while (executors.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(executors.filter(alive)).toEqual([]);
+  });
 });
+
+/** A process that exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** A process on a CPU now (state R): an executor inside SQLite. */
+function busy(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) R/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

@@ -154,6 +154,8 @@ describe('SQL quota (storage.limit)', () => {
 
   it('at the limit, writes that grow answer 402 and shrinking ones still run', async () => {
     await db.metadata.db.insertInto('block').values({ space: SPACE, digest: new Uint8Array(32), size: 64 * 1024, created_at: 0 }).execute();
+    // The KV store keeps `space_usage` with every new block row; this test stores its block by hand.
+    await db.metadata.db.insertInto('space_usage').values({ space: SPACE, block_bytes: 64 * 1024 }).execute();
     const grow = await db.call(WRITE, { action: 'execute', sql: 'INSERT INTO blobs VALUES (zeroblob(50000))' });
     expect(grow).toMatchObject({ status: 402, message: expect.stringMatching(/^Storage quota exceeded\. Used: \d+ bytes, Limit: 65536 bytes$/) });
     expect((await db.call(WRITE, { action: 'execute', sql: 'DELETE FROM blobs' })).status).toBe(200);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { openMetadataDb, type MetadataDb } from '../../src/core/db/database.js';
 import { isTinyCloudError } from '../../src/core/errors.js';
 import { Quotas } from '../../src/core/services/kv/quota.js';
-import { parseSqlCaveat, parseSqlRequest, SqlDatabasePool, SqlService, type SqlGrant, type SqlResponse } from '../../src/core/services/sql/index.js';
+import { parseSqlCaveat, parseSqlRequest, SqlDatabasePool, SqlService, type PoolOptions, type SqlGrant, type SqlResponse } from '../../src/core/services/sql/index.js';
 import { tempDir } from '../support/test-node.js';
 
 export const SPACE = 'tinycloud:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK:default';
@@ -43,10 +43,11 @@ export function grant(ability: string, caveats: unknown[] = []): SqlGrant {
 }
 
 /** A SQL service over a real metadata DB and real SQLite files in a temp dir. */
-export async function openCoreSql(options: { limit?: number | null; maxOpen?: number; idleMs?: number } = {}): Promise<CoreSql> {
+export async function openCoreSql(options: { limit?: number | null } & PoolOptions = {}): Promise<CoreSql> {
   const dir = tempDir('tinycloud-sql-');
   const metadata = await openMetadataDb(`sqlite:${join(dir, 'caps.db')}`);
-  const pool = new SqlDatabasePool(join(dir, 'sql'), { maxOpen: options.maxOpen, idleMs: options.idleMs });
+  const { limit: _, ...poolOptions } = options;
+  const pool = new SqlDatabasePool(join(dir, 'sql'), poolOptions);
   const sql = new SqlService({ pool, metadata, quotas: new Quotas(metadata.db, options.limit ?? null) });
   return {
     dir,

@@ -7,13 +7,13 @@ import { decodeError, type ExecutorSettings, type FromExecutor, type Job, type J
 /**
  * How an executor process is started: the compiled `executor.js` next to this module. When this module runs
  * from its TypeScript source (the repository's test suite), the executor runs from its source too, through
- * the repository's TypeScript loader, so tests exercise the code under test.
+ * the repository's caching TypeScript loader, so tests exercise the code under test.
  */
 export function executorEntry(): { file: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const dir = path.dirname(here);
   if (here.endsWith('.js')) return { file: path.join(dir, 'executor.js'), execArgv: [] };
-  const loader = path.resolve(dir, '../../../../test/support/ts-loader.mjs');
+  const loader = path.resolve(dir, '../../../../test/support/ts-cached-loader.mjs');
   return { file: path.join(dir, 'executor.ts'), execArgv: ['--import', pathToFileURL(loader).href] };
 }
 

@@ -1,0 +1,47 @@
+// The hooks of ts-loader-hooks.mjs (NodeNext `./x.js` imports resolved to `./x.ts`, types erased per file, no
+// type checking), with each transpiled module kept under the OS temp dir, keyed by a hash of its path and
+// source. The `typescript` package is imported only when a module is not in the cache.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cacheDir = path.join(tmpdir(), 'tinycloud-ts-cache');
+let typescript;
+
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (error) {
+    const fromTs = context.parentURL?.endsWith('.ts');
+    if (fromTs && error?.code === 'ERR_MODULE_NOT_FOUND' && specifier.endsWith('.js')) {
+      return nextResolve(`${specifier.slice(0, -3)}.ts`, context);
+    }
+    throw error;
+  }
+}
+
+export async function load(url, context, nextLoad) {
+  if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
+  const fileName = fileURLToPath(url);
+  const source = await readFile(fileName, 'utf8');
+  const key = createHash('sha256').update(fileName).update('\0').update(source).digest('hex');
+  const cached = path.join(cacheDir, `${key}.js`);
+  try {
+    return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true };
+  } catch {
+    // not cached yet
+  }
+  typescript ??= (await import('typescript')).default;
+  const { outputText } = typescript.transpileModule(source, {
+    fileName,
+    compilerOptions: { module: typescript.ModuleKind.ESNext, target: typescript.ScriptTarget.ES2022, inlineSourceMap: true },
+  });
+  mkdirSync(cacheDir, { recursive: true });
+  const temp = `${cached}.${process.pid}.tmp`;
+  writeFileSync(temp, outputText);
+  renameSync(temp, cached);
+  return { format: 'module', source: outputText, shortCircuit: true };
+}
