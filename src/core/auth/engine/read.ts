@@ -77,8 +77,9 @@ interface ListFilters {
 type ReadParams = { type: 'list'; filters?: ListFilters } | { type: 'chain'; delegation_cid: string };
 
 function readParams(facts: readonly Readonly<Record<string, unknown>>[]): Result<ReadParams> {
-  const fact = facts.find((f) => 'capabilitiesReadParams' in f)?.capabilitiesReadParams as Record<string, unknown> | undefined;
+  const fact = facts.find((f) => 'capabilitiesReadParams' in f)?.capabilitiesReadParams as Record<string, unknown> | null | undefined;
   if (fact === undefined) return ok({ type: 'list' });
+  if (typeof fact !== 'object' || fact === null) return err('BAD_REQUEST', 'capabilitiesReadParams must be an object');
   if (fact.type === 'chain' && typeof fact.delegation_cid === 'string') return ok({ type: 'chain', delegation_cid: fact.delegation_cid });
   if (fact.type === 'list') {
     const f = (fact.filters ?? {}) as Record<string, unknown>;
