@@ -290,6 +290,14 @@ export class SqlService {
     const rows = await this.#metadata.db.selectFrom('sql_database').selectAll().where('space', '=', space).orderBy('name').execute();
     return rows.map((r) => ({ name: r.name, sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at) }));
   }
+
+  /**
+   * Drops the size cached for a database whose `sql_database` row was rewritten outside this service (a CAR
+   * import that replaced the file): the next write reads the recorded size again before its quota check.
+   */
+  forgetRecordedSize(space: string, database: string): void {
+    this.#sizes.delete(`${space}\u0000${database}`);
+  }
 }
 
 function wireInput(input: StatementInput): WireInput {
