@@ -186,7 +186,7 @@ describe('CACAO recap rules', () => {
 
   it('refuses an invalid tinycloud resource instead of treating it as a plain URI', async () => {
     const bad = { att: { [`${alice.space()}/kv/a/../b`]: { 'tinycloud.kv/get': [{}] } } };
-    expect(await refusal(signedCacao(sessionSiweFields(alice, bad), alice))).toBe('AUTH_MALFORMED');
+    expect(await refusal(signedCacao(sessionSiweFields(alice, bad), alice))).toBe('INVALID_RESOURCE');
   });
 
   it('reads recap prf CIDs as parents (their multihashes)', async () => {

@@ -143,9 +143,13 @@ describe('UCAN invocation (WIRE §2.5)', () => {
     ['no exp', edHeader, { ...basePayload, exp: undefined }],
     ['an empty caveat list', edHeader, { ...basePayload, att: { [`${alice.space()}/kv/x`]: { 'tinycloud.kv/get': [] } } }],
     ['a prf that is no CID', edHeader, { ...basePayload, prf: ['nope'] }],
-    ['an orbit resource', edHeader, { ...basePayload, att: { [`tinycloud:${alice.pkh.slice(4)}://default/kv/x`]: { 'tinycloud.kv/get': [{}] } } }],
   ])('refuses %s', async (_, header, payload) => {
     expect(await failure(jws(header, payload, signAsAlice))).toBe('AUTH_MALFORMED');
+  });
+
+  it('refuses an orbit resource outside the legacy dialect as a bad resource', async () => {
+    const payload = { ...basePayload, att: { [`tinycloud:${alice.pkh.slice(4)}://default/kv/x`]: { 'tinycloud.kv/get': [{}] } } };
+    expect(await failure(jws(edHeader, payload, signAsAlice))).toBe('INVALID_RESOURCE');
   });
 
   it('accepts ucv 0.9.0 with the array att under the legacy option, as protocol-1 values', async () => {

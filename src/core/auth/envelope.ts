@@ -40,7 +40,9 @@ function toCapabilities(raw: readonly RawCapability[], legacy: boolean): Result<
     const mapped = legacy ? mapLegacyCapability(cap.resource, cap.ability) : cap;
     changed ||= mapped.resource !== cap.resource || mapped.ability !== cap.ability;
     const target = parseResource(mapped.resource);
-    if (!target.ok) return err('AUTH_MALFORMED', target.error.message);
+    // A well-formed token naming an impossible resource (`..` segments, a bad space id) is a bad request,
+    // not an authentication failure: the client learns which resource to fix (400, as for bad KV keys).
+    if (!target.ok) return target;
     capabilities.push({ resource: target.value.uri, target: target.value, ability: mapped.ability, caveats: cap.caveats });
   }
   return ok({ capabilities, changed });
