@@ -144,6 +144,19 @@ describe('hostile invocations', () => {
     }
   });
 
+  it('SQL caveat facts of every wrong shape', async () => {
+    const body = JSON.stringify({ action: 'query', sql: 'SELECT title FROM notes' });
+    for (const caveats of [null, 'x', 5, [], { tables: 5 }, { tables: [5] }, { columns: 'title' }, { readOnly: 'yes' }, { statements: 'x' }, { statements: [null] }, { statements: [{ name: 5, sql: 6 }] }, { statements: [{ name: 'a', sql: 'DROP TABLE notes' }] }, { nope: 1 }, { __proto__: { tables: ['x'] } }]) {
+      const answer = await send({ [h.notes]: { 'tinycloud.sql/read': [{}] } }, { facts: [{ sqlCaveats: caveats }], body, headers: { 'content-type': 'application/json' } });
+      expect(answer.status, `${JSON.stringify(caveats)} → ${answer.body.slice(0, 200)}`).toBeLessThan(500);
+      if (answer.status >= 400) expectPlainError(answer, answer.status);
+    }
+    for (const caveat of [null, 'x', 5, { tables: 5 }, { statements: [null] }]) {
+      const answer = await send({ [h.notes]: { 'tinycloud.sql/read': [caveat] } }, { body, headers: { 'content-type': 'application/json' } });
+      expect(answer.status, `caveat ${JSON.stringify(caveat)} → ${answer.body.slice(0, 200)}`).toBeLessThan(500);
+    }
+  });
+
   it("alice's data is intact afterwards", async () => {
     await expectAliceIntact(h);
   });

@@ -47,6 +47,21 @@ describe('hostile races', () => {
     await expectEpochChain();
   });
 
+  it('one token raced across routes (/invoke and /signed/kv) is still used once', async () => {
+    const token = h.alice.token({ [h.alice.resource('docs/')]: { 'tinycloud.kv/get': [{}] } });
+    const body = JSON.stringify({ space: h.alice.space, path: 'docs/readme.txt' });
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        i % 2 === 0
+          ? fetch(`${h.node.url}/signed/kv`, { method: 'POST', headers: { authorization: token, ...JSON_TYPE }, body }).then((r) => r.status)
+          : fetch(`${h.node.url}/invoke`, { method: 'POST', headers: { authorization: token } }).then((r) => r.status),
+      ),
+    );
+    // The one use is served (200 for a mint, 404 for the prefix read as a key); every other is a replay.
+    expect(answers.filter((s) => s === 409), JSON.stringify(answers)).toHaveLength(9);
+    expect(answers.filter((s) => s !== 409)[0]).toBeLessThan(500);
+  });
+
   it('30 concurrent writers on one key: all answered, one version each, the live value is the last in epoch order', async () => {
     const values = Array.from({ length: 30 }, (_, i) => `writer ${i}`);
     const answers = await Promise.all(values.map((v) => h.alice.put('race/key', v)));
