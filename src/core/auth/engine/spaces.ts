@@ -54,7 +54,8 @@ export class HostedSpaces {
       const rows = await db.selectFrom('space').select('id').where('id', 'in', missing).execute();
       for (const row of rows) {
         found.add(row.id);
-        this.#known.add(row.id);
+        // Inside a transaction a row may be another writer's, uncommitted (writers share group commits).
+        if (!db.isTransaction) this.#known.add(row.id);
       }
     }
     return found;
