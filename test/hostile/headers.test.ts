@@ -111,6 +111,25 @@ describe('hostile headers', () => {
     expectPlainError(lengths, 400);
   });
 
+  it('request smuggling shapes (both lengths, odd transfer codings) are refused before any route runs', async () => {
+    const token = h.alice.token({ [h.alice.resource('smuggled')]: { 'tinycloud.kv/put': [{}] } });
+    for (const lines of [
+      ['Content-Length: 5', 'Transfer-Encoding: chunked'],
+      ['Transfer-Encoding: chunked', 'Transfer-Encoding: identity'],
+      ['Transfer-Encoding: gzip, chunked'],
+      ['Transfer-Encoding: chunked, gzip'],
+      ['Transfer-Encoding:  chunked\x0b'],
+      ['Content-Length: -5'],
+      ['Content-Length: 5, 5'],
+      ['Content-Length: 0x5'],
+    ]) {
+      const smuggled = `${head('POST', '/invoke', [`Authorization: ${token}`, ...lines])}0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`;
+      const answer = await rawRequest(h.node.url, smuggled);
+      expect([400, 401, 501], `${lines.join(' / ')}: ${answer.status}`).toContain(answer.status);
+    }
+    expect((await h.alice.get('smuggled')).status).toBe(404);
+  });
+
   it("alice's data is intact afterwards", async () => {
     await expectAliceIntact(h);
   });
