@@ -149,6 +149,20 @@ describe('hostile access', () => {
       const answers = await Promise.all(Array.from({ length: 10 }, () => mint({ space: h.alice.space, path: 'docs/readme.txt' }, undefined, token).then((r) => r.status)));
       expect(answers.filter((s) => s === 200)).toHaveLength(1);
     });
+
+    it('an expired ticket is refused however it is asked for, and a ticket never outlives 300 s', async () => {
+      const short = (await (await mint({ space: h.alice.space, path: 'docs/readme.txt', ttlSeconds: 5 })).json()) as { ticketId: string };
+      const long = (await (await mint({ space: h.alice.space, path: 'docs/readme.txt', ttlSeconds: 1e12 })).json()) as { ticketId: string; expiresAt: string };
+      expect(Date.parse(long.expiresAt) / 1000 - h.clock.now).toBeLessThanOrEqual(300);
+      h.clock.advance(6);
+      for (const headers of [{}, { range: 'bytes=0-0' }, { 'if-none-match': '*' }, { 'if-range': 'x', range: 'bytes=0-1' }]) {
+        const answer = await fetch(`${h.node.url}/signed/kv/${short.ticketId}`, { headers }).then(text);
+        expectPlainError(answer, 401, /expired/);
+      }
+      expect((await fetch(`${h.node.url}/signed/kv/${long.ticketId}`)).status).toBe(200);
+      h.clock.advance(300);
+      expect((await fetch(`${h.node.url}/signed/kv/${long.ticketId}`)).status).toBe(401);
+    });
   });
 
   describe('/invoke across spaces and services', () => {
