@@ -155,7 +155,7 @@ describe('hostile access', () => {
       const long = (await (await mint({ space: h.alice.space, path: 'docs/readme.txt', ttlSeconds: 1e12 })).json()) as { ticketId: string; expiresAt: string };
       expect(Date.parse(long.expiresAt) / 1000 - h.clock.now).toBeLessThanOrEqual(300);
       h.clock.advance(6);
-      for (const headers of [{}, { range: 'bytes=0-0' }, { 'if-none-match': '*' }, { 'if-range': 'x', range: 'bytes=0-1' }]) {
+      for (const headers of [{}, { range: 'bytes=0-0' }, { 'if-none-match': '*' }, { 'if-range': 'x', range: 'bytes=0-1' }] as Record<string, string>[]) {
         const answer = await fetch(`${h.node.url}/signed/kv/${short.ticketId}`, { headers }).then(text);
         expectPlainError(answer, 401, /expired/);
       }
