@@ -11,6 +11,7 @@ import { delegationSignedDigest } from './migrations/002_delegation_signed_diges
 import { carExportIndexes } from './migrations/003_car_export_indexes.js';
 import { kvSpaceUsage } from './migrations/004_kv_space_usage.js';
 import { epochHeads } from './migrations/005_epoch_heads.js';
+import { replayByExpiry } from './migrations/006_replay_by_expiry.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -28,6 +29,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '003_car_export_indexes': carExportIndexes(),
     '004_kv_space_usage': kvSpaceUsage(engine),
     '005_epoch_heads': epochHeads(engine),
+    '006_replay_by_expiry': replayByExpiry(engine),
   };
 }
 
