@@ -10,7 +10,9 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   if (isTinyCloudError(error)) {
     if (error.status >= 500) request.log.error({ err: error }, 'request failed');
     const headers = (error.details?.headers ?? {}) as Record<string, string>;
-    void reply.code(error.status).headers(headers).type('text/plain; charset=utf-8').send(error.message);
+    // A 500's message is for the operator (paths, digests, a failed rollback); 501 and 503 speak to the client.
+    const message = error.status === 500 ? 'Internal Server Error' : error.message;
+    void reply.code(error.status).headers(headers).type('text/plain; charset=utf-8').send(message);
     return;
   }
   const status = (error as FastifyError).statusCode;

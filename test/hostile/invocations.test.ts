@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alice, expectAliceIntact, expectPlainError, startHostileNode, ucan, type Hostile } from './support.js';
 
@@ -155,6 +157,25 @@ describe('hostile invocations', () => {
       const answer = await send({ [h.notes]: { 'tinycloud.sql/read': [caveat] } }, { body, headers: { 'content-type': 'application/json' } });
       expect(answer.status, `caveat ${JSON.stringify(caveat)} → ${answer.body.slice(0, 200)}`).toBeLessThan(500);
     }
+  });
+
+  it('a 500 says nothing of the node: no space id, digest or path', async () => {
+    const value = `lost block ${Date.now()}`;
+    expect((await h.alice.put('lost/block', value)).status).toBe(200);
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const full = path.join(dir, name);
+        if (statSync(full).isDirectory()) walk(full);
+        else if (statSync(full).size === value.length && readFileSync(full, 'utf8') === value) files.push(full);
+      }
+    };
+    walk(h.node.dataDir);
+    expect(files).toHaveLength(1);
+    rmSync(files[0]!);
+    const answer = await send(kv('tinycloud.kv/get', 'lost/block'));
+    expect([answer.status, answer.body]).toEqual([500, 'Internal Server Error']);
+    expect((await fetch(`${h.node.url}/healthz`)).status).toBe(200);
   });
 
   it("alice's data is intact afterwards", async () => {
