@@ -1,6 +1,6 @@
 import { TinyCloudError, isTinyCloudError, type ErrorCode } from '../../errors.js';
 import type { SqlGrant } from './authorize.js';
-import type { NamedStatement } from './caveats.js';
+import type { NamedStatement, SqlCaveat } from './caveats.js';
 import type { SqlBindValue } from './values.js';
 
 /**
@@ -126,7 +126,17 @@ export function decodeValue(value: WireValue): SqlBindValue {
   return Buffer.from(value.b, 'base64');
 }
 
+/**
+ * Every key a caveat has crosses to the executor: a key added to `SqlCaveat` without being carried here fails
+ * to compile, and an unexpected key at run time refuses the grant, so no restriction is dropped on the way.
+ */
+const CARRIED = { tables: true, columns: true, readOnly: true, statements: true, constrained: true } as const satisfies Record<keyof SqlCaveat, true>;
+
 export function encodeGrant(grant: SqlGrant): WireGrant {
+  for (const caveat of grant.caveats) {
+    const unknown = Object.keys(caveat).find((key) => !(key in CARRIED));
+    if (unknown) throw new Error(`SQL caveat key ${unknown} cannot be sent to an executor`);
+  }
   return {
     ability: grant.ability,
     caveats: grant.caveats.map((c) => ({
