@@ -84,6 +84,15 @@ describe('hostile uploads', () => {
     await h.alice.put('cut/short', 'hello');
   });
 
+  it('KV put declaring more than 1 GiB is a 413 at once, without waiting for the body', async () => {
+    const started = Date.now();
+    const answer = await rawRequest(h.node.url, `${putHead('huge/declared', ['Content-Length: 2147483648'])}only a few bytes`, 3000);
+    expect(answer.status).toBe(413);
+    expect(answer.headers.connection).toBe('close');
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((await h.alice.get('huge/declared')).status).toBe(404);
+  });
+
   it('multipart batch put cut in its second part: neither key is visible, no staging file left', async () => {
     const first = `--XYZ\r\nContent-Disposition: form-data; name="mp/one"\r\n\r\n${'1'.repeat(100_000)}\r\n`;
     const second = `--XYZ\r\nContent-Disposition: form-data; name="mp/two"\r\n\r\n${'2'.repeat(50_000)}`;
