@@ -12,7 +12,6 @@ import { appendEpoch } from '../../events/index.js';
 import { quotaExhausted, quotaWouldExceed, type Quotas } from '../kv/quota.js';
 import { abilityAllows, authorizeExport, denied, findNamedStatement, rawSqlRefusal, rejected, type SqlGrant } from './authorize.js';
 import { bindNamedStatement, suppliedParams } from './caveats.js';
-import type { ExecutorLease } from './executors.js';
 import { leadingKeyword } from './lexer.js';
 import type { SqlDatabasePool } from './pool.js';
 import { encodeGrant, encodeValue, type Output, type ReadResult, type RunOptions, type WireGrant, type WireInput, type WriteResult } from './protocol.js';
@@ -181,15 +180,16 @@ export class SqlService {
               try {
                 await this.#commitEvent(invocation, done.size as number);
               } catch (error) {
-                await lease.call({ op: 'finish', action: 'rollback' }, false);
+                // An executor that died meanwhile took its transaction with it.
+                await lease.call({ op: 'finish', action: 'rollback' }, false).catch(() => undefined);
                 throw error;
               }
               await lease.call({ op: 'finish', action: 'commit' }, false);
               committed = true;
             } else if (done.mutated) {
               // VACUUM and wal_checkpoint run outside a transaction: done already, recorded now.
-              committed = true;
               await this.#commitEvent(invocation, done.size as number);
+              committed = true;
             }
             return { value: { type: 'json', body: done.body } as const, committed };
           } finally {
