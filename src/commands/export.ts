@@ -4,7 +4,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Args, Flags } from '@oclif/core';
 import { exportSpace, peekManifest, type ExportSummary } from '../core/car/index.js';
-import { cidText } from '../core/car/format.js';
+import { cidText, type Manifest } from '../core/car/format.js';
+import { SQL_SECTION, SQL_SECTION_VERSION, decodeSqlSection } from '../core/car/sql-section.js';
+import type { CID } from '../core/ids/cid.js';
 import { NodeClient, usageError } from '../core/client/index.js';
 import { CarCommand, carFlags } from './_shared/car-command.js';
 import { formatBytes } from './_shared/ui/format.js';
@@ -20,7 +22,7 @@ With --dir (or the configured data dir) the export runs in-process, from a consi
 
 Output goes to -o FILE (written under a temporary name, renamed when complete), or to stdout with -o - . A progress line (bytes, blocks, rate) is drawn on stderr when it is a terminal.
 
-JSON output (--json, needs -o FILE): {space, root, heads, since, createdAt, counts: {epochs, delegations, invocations, revocations, ops, blobs, blobBytes}, proofs, bytes, blocks, file}.`;
+JSON output (--json, needs -o FILE): {space, root, heads, since, createdAt, counts: {epochs, delegations, invocations, revocations, ops, blobs, blobBytes}, proofs, sql: [{name, size, seq}], bytes, blocks, file}.`;
   static override examples = [
     '<%= config.bin %> export tinycloud:pkh:eip155:1:0xAbC…:default -o backup.car --dir ./data',
     '<%= config.bin %> export tinycloud:pkh:eip155:1:0xAbC…:default -o incr.car --since bafyr4i… --json',
@@ -75,8 +77,11 @@ JSON output (--json, needs -o FILE): {space, root, heads, since, createdAt, coun
           createdAt: m.createdAt === null ? null : new Date(m.createdAt * 1000).toISOString(),
           counts: m.counts,
           proofs: m.proofs.length,
+          sql: sqlDatabasesOf(m, peeked.root),
           bytes,
-          blocks: 1 + m.proofs.length + 2 * m.counts.epochs + m.counts.delegations + m.counts.invocations + m.counts.revocations + m.counts.ops + m.counts.blobs,
+          blocks:
+            1 + m.proofs.length + 2 * m.counts.epochs + m.counts.delegations + m.counts.invocations + m.counts.revocations + m.counts.ops + m.counts.blobs +
+            Object.values(m.sections).reduce((n, section) => n + section.blocks, 0),
         });
       } else {
         const node = await this.openLocal(flags);
@@ -102,6 +107,13 @@ JSON output (--json, needs -o FILE): {space, root, heads, since, createdAt, coun
       progress.finish();
     }
   }
+}
+
+/** The SQL databases a manifest carries (already checked by the node that wrote it; re-checked on import). */
+function sqlDatabasesOf(m: Manifest, root: CID): { name: string; size: number; seq: number }[] {
+  const section = m.sections[SQL_SECTION];
+  if (!section || section.version !== SQL_SECTION_VERSION) return [];
+  return decodeSqlSection(section, root).map((d) => ({ name: d.name, size: d.size, seq: d.seq }));
 }
 
 /** To a temp file renamed when complete (never a half-written FILE), or to stdout. */

@@ -12,11 +12,11 @@ export default class Import extends CarCommand {
   static override summary = 'Restore a space from a CAR file made by `tinycloud export`, verifying it first.';
   static override description = `Reads FILE (or stdin with -) once and verifies everything before writing anything: every block's hash, the epoch DAG with its ids recomputed, every KV op against its invocation's capabilities, every signature, and every delegation chain (in epoch order, through the same engine that authorizes live requests). Then it commits all of it in one transaction. A tampered or truncated file is refused with a message naming the bad block and what failed, and the node is left unchanged.
 
-Importing the same file twice changes nothing. Importing into a node that already holds the space adds what is new (an incremental export on top of the one it continues, or the history of another node: KV values then resolve last-writer-wins by epoch position) and says what was new. The space is hosted with this node's own host key; delegations are the owner's, so their chains authorize here as they did before.
+Importing the same file twice changes nothing. Importing into a node that already holds the space adds what is new (an incremental export on top of the one it continues, or the history of another node: KV values then resolve last-writer-wins by epoch position, and so does each SQL database as a whole: the file's snapshot replaces this node's copy only when no SQL write here is at or after it) and says what was new. The space is hosted with this node's own host key; delegations are the owner's, so their chains authorize here as they did before.
 
 With --dir (or the configured data dir) the import runs in-process. With --node it streams to a running node over /invoke (capability tinycloud.space/import on <space>/space; the node must already host the space: \`tinycloud delegate host\`), as the owner or as a delegate (--as KEYFILE --proof TOKEN).
 
-JSON output (--json): {space, root, createdSpace, added: {epochs, delegations, invocations, revocations, ops, proofs, blobs, blobBytes}, existing: {…}, heads, bytes, blocks}.`;
+JSON output (--json): {space, root, createdSpace, added: {epochs, delegations, invocations, revocations, ops, proofs, blobs, blobBytes}, existing: {…}, heads, sql: [{name, size, seq, installed}], bytes, blocks}.`;
   static override examples = [
     '<%= config.bin %> import backup.car --dir ./data',
     'gunzip -c backup.car.gz | <%= config.bin %> import - --dir ./data --json',
@@ -80,6 +80,14 @@ JSON output (--json): {space, root, createdSpace, added: {epochs, delegations, i
       `Imported ${report.space}${report.createdSpace ? ' (new here)' : ''}: ${a.epochs} new epochs (${e.epochs} already here), ` +
         `${a.delegations} delegations, ${a.invocations} invocations, ${a.revocations} revocations, ${a.ops} KV versions, ${a.blobs} blobs (${formatBytes(a.blobBytes)}) new`,
     );
+    const sql = report.sql ?? [];
+    if (sql.length > 0) {
+      const kept = sql.filter((d) => !d.installed).map((d) => d.name);
+      this.note(
+        `SQL: ${sql.filter((d) => d.installed).map((d) => d.name).join(', ') || 'nothing'} installed` +
+          (kept.length > 0 ? `; kept this node's ${kept.join(', ')} (written here at or after the file's snapshot)` : ''),
+      );
+    }
     if (!this.jsonEnabled()) this.log(`heads ${report.heads.join(', ') || '(none)'}`);
     return report;
   }

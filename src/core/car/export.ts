@@ -10,6 +10,7 @@ import { encodeEpoch, encodeKvOp, headEpochs, type EpochEventEntry, type KvOp } 
 import { blake3HexOf } from '../ids/blake3.js';
 import { CID, parseCid } from '../ids/cid.js';
 import { unwrap } from '../result.js';
+import type { SqlService } from '../services/sql/index.js';
 import { NODE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import {
   CAR_FORMAT,
@@ -30,12 +31,14 @@ import {
   type ProofEntry,
 } from './format.js';
 import { decodeEvent, kvOpTargets } from './history-blocks.js';
+import { SQL_SECTION, SqlExportSession, readChunks, sqlSectionEntry, type SqlExportCopy } from './sql-section.js';
 
-/** What an export needs of a node: its metadata DB (and where it lives) and its block store. */
+/** What an export needs of a node: its metadata DB (and where it lives), its block store and its SQL databases. */
 export interface ExportSource {
   readonly metadata: MetadataDb;
   readonly blocks: BlockStore;
   readonly config: Pick<Config, 'storage'>;
+  readonly sql: SqlService;
 }
 
 export interface CarProgress {
@@ -60,6 +63,8 @@ export interface ExportSummary {
   createdAt: string | null;
   counts: ManifestCounts;
   proofs: number;
+  /** The SQL database snapshots in the file (the `sql` section). */
+  sql: { name: string; size: number; seq: number }[];
   bytes: number;
   blocks: number;
 }
@@ -91,19 +96,24 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    const snapshot = await openReadSnapshot(this.#source.metadata, this.#source.config.storage.database);
+    // The SQL databases are locked before the snapshot opens: see SqlExportSession.
+    const { session, snapshot } = await SqlExportSession.open(this.#source.sql, this.#space, () =>
+      openReadSnapshot(this.#source.metadata, this.#source.config.storage.database),
+    );
     try {
-      yield* this.#write(snapshot.db as Db);
+      yield* this.#write(snapshot.db as Db, session);
     } finally {
+      session.close();
       await snapshot.release();
     }
   }
 
-  async *#write(db: Db): AsyncGenerator<Uint8Array> {
+  async *#write(db: Db, session: SqlExportSession): AsyncGenerator<Uint8Array> {
     const space = this.#space;
     const known = await db.selectFrom('space').select('id').where('id', '=', space).executeTakeFirst();
     if (!known) throw new TinyCloudError('SPACE_NOT_FOUND', `Space not found: ${space}`);
     const { after, since } = await sinceOf(db, space, this.#options.since ?? []);
+    const sql = await session.copies(db, after);
     const heads = (await headEpochs(db, space)).map(epochCid);
     const counts = await countsOf(db, space, after);
     const proofs = await proofsOf(db, space, after);
@@ -118,12 +128,12 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
       createdAt,
       counts,
       proofs: proofs.map((p) => ({ cid: p.cid, kind: p.kind, at: p.at })),
-      sections: {},
+      sections: sql.length > 0 ? { [SQL_SECTION]: sqlSectionEntry(sql.map((c) => c.entry)) } : {},
     };
     const root = await encodeManifest(manifest);
     this.manifest = { root: root.cid, value: manifest };
 
-    const out = new Output(this.#options.onProgress, counts.blobBytes);
+    const out = new Output(this.#options.onProgress, counts.blobBytes + sql.reduce((n, c) => n + c.entry.size, 0));
     out.raw(await carHeader(root.cid));
     out.block(root.cid, root.bytes);
     for (const proof of proofs) out.block(proof.cid, proof.bytes);
@@ -155,6 +165,7 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
       }
       out.counted();
     }
+    for (const copy of sql) yield* sqlBlocks(out, copy);
     yield* out.drain(true);
 
     this.summary = {
@@ -165,6 +176,7 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
       createdAt: createdAt === null ? null : new Date(createdAt * 1000).toISOString(),
       counts,
       proofs: proofs.length,
+      sql: sql.map((c) => ({ name: c.entry.name, size: c.entry.size, seq: c.entry.seq })),
       bytes: out.bytes,
       blocks: out.blocks,
     };
@@ -174,6 +186,23 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
 /** `exportSpace(node, space, {since})`: the CAR bytes of a space, streamed (see `SpaceExport`). */
 export function exportSpace(source: ExportSource, space: string, options: ExportOptions = {}): SpaceExport {
   return new SpaceExport(source, space, options);
+}
+
+/** One database's snapshot as the blocks the manifest lists, read from its copy a chunk at a time. */
+async function* sqlBlocks(out: Output, copy: SqlExportCopy): AsyncGenerator<Uint8Array> {
+  const { entry } = copy;
+  let n = 0;
+  let size = 0;
+  for await (const chunk of readChunks(copy.file)) {
+    const cid = entry.chunks[n++];
+    if (!cid) break;
+    size += chunk.length;
+    out.block(cid, chunk);
+    yield* out.drain();
+  }
+  if (n !== entry.chunks.length || size !== entry.size) {
+    throw new TinyCloudError('INTERNAL', `The snapshot of SQL database ${JSON.stringify(entry.name)} changed while it was exported`);
+  }
 }
 
 /** Coalesces small pieces into ~64 KiB chunks (bluesky-social/atproto#5078) and counts what went out. */

@@ -33,12 +33,14 @@ export interface ProofEntry {
 
 /**
  * A later addition (SQL snapshots, encryption-network records, …): its blocks come after the content blobs, in
- * section-name order. A reader skips `blocks` blocks of a section it does not know unless `required`.
+ * section-name order. A reader skips `blocks` blocks of a section it does not know unless `required`. Other
+ * fields are the section's own (`sql`: its databases, `sql-section.ts`).
  */
 export interface SectionEntry {
   version: number;
   required: boolean;
   blocks: number;
+  [field: string]: unknown;
 }
 
 export interface Manifest {
@@ -170,7 +172,7 @@ export function decodeManifest(bytes: Uint8Array, cid: CID): Manifest {
     if (!isRecord(s) || !isCount(s.version) || typeof s.required !== 'boolean' || !isCount(s.blocks)) {
       throw bad(`section ${name} is not {version, required, blocks}`);
     }
-    sections[name] = { version: s.version, required: s.required, blocks: s.blocks };
+    sections[name] = { ...s, version: s.version, required: s.required, blocks: s.blocks };
   }
   const counts = Object.fromEntries(names.map((n) => [n, c[n] as number])) as unknown as ManifestCounts;
   return {

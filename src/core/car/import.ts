@@ -14,16 +14,19 @@ import { headEpochs } from '../events/index.js';
 import { blake3HexOf, createBlake3Hasher } from '../ids/blake3.js';
 import { CID, DAG_CBOR_CODEC, RAW_CODEC } from '../ids/cid.js';
 import { applyCurrent, recordBlock } from '../services/kv/store.js';
+import type { SqlService } from '../services/sql/index.js';
 import type { CarProgress } from './export.js';
 import { asBlake3Cid, blobCid, cidText, decodeManifest, decodeNote, epochCid, invalid, rawCid, type EventKind, type Manifest } from './format.js';
 import { decodeEpochBlock, decodeEvent, decodeKvOpBlock, kvOpTargets } from './history-blocks.js';
 import { CarStreamReader, type BlockHead } from './reader.js';
+import { SQL_SECTION, SQL_SECTION_VERSION, SqlImport, decodeSqlSection, type SqlImportResult } from './sql-section.js';
 import { ImportStaging, type StagedEpoch, type StagedEvent } from './staging.js';
 
-/** What an import needs of a node: its metadata DB, block storage configuration and data dir (for staging). */
+/** What an import needs of a node: its metadata DB, block storage configuration, data dir (for staging) and SQL databases. */
 export interface ImportTarget {
   readonly metadata: MetadataDb;
   readonly config: Pick<Config, 'storage' | 'dataDir'>;
+  readonly sql: SqlService;
 }
 
 export interface ImportOptions {
@@ -55,6 +58,8 @@ export interface ImportReport {
   existing: ImportTally;
   /** The space's head epochs after the import (several when two histories were merged). */
   heads: string[];
+  /** Each SQL database snapshot in the file, and whether it replaced (or created) this node's database. */
+  sql: SqlImportResult[];
   bytes: number;
   blocks: number;
 }
@@ -83,6 +88,7 @@ export async function importSpace(target: ImportTarget, source: AsyncIterable<Ui
   const staging = new ImportStaging(path.join(target.config.dataDir, 'tmp'));
   const store = await openBlockStore(target.config.storage.blocks, { staging: 'FileSystem' });
   const blobs = new Map<string, StagedBlock>();
+  const sqlImport = new SqlImport(target.sql);
   try {
     let bytes = 0;
     let lastReport = 0;
@@ -100,25 +106,45 @@ export async function importSpace(target: ImportTarget, source: AsyncIterable<Ui
         }
       })(),
     );
-    const streamed = await stage(target, store, reader, staging, blobs, options);
-    const { manifest, root, space } = streamed;
+    const streamed = await stage(target, store, reader, staging, blobs, sqlImport, options);
+    const { root, space } = streamed;
     const known = await target.metadata.db.selectFrom('space').select('id').where('id', '=', space).executeTakeFirst();
 
+    let planned: Map<string, boolean> | undefined;
     const replay = (dryRun: boolean) =>
       writeTransaction(target.metadata, async (trx) => {
-        const outcome = await new Replay(trx, target.metadata, store, staging, blobs, space).run();
-        if (dryRun) throw new DryRun();
+        const outcome = await new Replay(trx, target.metadata, store, staging, blobs, space, sqlImport, dryRun ? undefined : planned).run();
+        if (dryRun) {
+          planned = outcome.sql;
+          throw new DryRun();
+        }
         return outcome;
       });
-    if (blobs.size > 0) {
-      // Content is persisted before the commit (a crash then leaves unreferenced blocks, never a dangling row),
-      // so make sure the history replays before writing any of it.
+    // SQL databases are locked (writers wait, readers go on) from before the dry run decides which snapshots
+    // win until the import has committed or been undone.
+    if (sqlImport.pending) await sqlImport.lock();
+    if (blobs.size > 0 || sqlImport.pending) {
+      // Content is persisted and SQL snapshots installed before the commit (a crash then leaves unreferenced
+      // blocks, or a database ahead of its history that importing again repairs, never a dangling row), so make
+      // sure the history replays before writing any of it.
       await replay(true).catch((error: unknown) => {
         if (!(error instanceof DryRun)) throw error;
       });
       for (const staged of blobs.values()) await staged.persist();
     }
-    const outcome = await replay(false);
+    let outcome: ReplayOutcome;
+    try {
+      await sqlImport.install(planned ?? new Map());
+      outcome = await replay(false);
+    } catch (error) {
+      try {
+        await sqlImport.restore();
+      } catch (undo) {
+        throw new TinyCloudError('INTERNAL', `${(error as Error).message}; restoring the SQL databases the import had replaced failed too: ${(undo as Error).message}`);
+      }
+      throw error;
+    }
+    const sql = sqlImport.committed(outcome.sql);
     report();
     return {
       space,
@@ -127,10 +153,12 @@ export async function importSpace(target: ImportTarget, source: AsyncIterable<Ui
       added: outcome.added,
       existing: outcome.existing,
       heads: outcome.heads,
+      sql,
       bytes,
       blocks: reader.blockCount,
     };
   } finally {
+    await sqlImport.close();
     await Promise.allSettled([...blobs.values()].map((b) => b.discard()));
     await store.close();
     staging.close();
@@ -150,6 +178,7 @@ async function stage(
   reader: CarStreamReader,
   staging: ImportStaging,
   blobs: Map<string, StagedBlock>,
+  sqlImport: SqlImport,
   options: ImportOptions,
 ): Promise<Streamed> {
   const db = target.metadata.db;
@@ -187,6 +216,7 @@ async function stage(
   if (options.expectSpace !== undefined && options.expectSpace !== space) {
     throw new TinyCloudError('FORBIDDEN', `This file holds ${space}, not ${options.expectSpace}`);
   }
+  sqlImport.begin(space);
 
   const seen: Record<EventKind, number> = { delegation: 0, invocation: 0, revocation: 0 };
   const checkedEvent = async (head: BlockHead, kind: EventKind, where: string): Promise<SignedEnvelope> => {
@@ -253,6 +283,9 @@ async function stage(
       }
       staging.addEvent({ id: eventId!.multihash.bytes, kind, bytes: env.bytes, at }, false);
       seen[kind]++;
+      if (kind === 'invocation' && opIds.length === 0) {
+        sqlImport.noteEvent(env.info.capabilities, { seq: note.seq, epochSeq: pos, epoch: cid.multihash.bytes, invocation: eventId!.multihash.bytes }, at);
+      }
       for (const [n, opId] of opIds.entries()) {
         const opHead = await expectCid('op', opId);
         const op = decodeKvOpBlock(await small(opHead, DAG_CBOR_CODEC, 'op'), opId);
@@ -304,6 +337,10 @@ async function stage(
 
   for (const name of Object.keys(manifest.sections).sort()) {
     const section = manifest.sections[name]!;
+    if (name === SQL_SECTION && section.version === SQL_SECTION_VERSION) {
+      await sqlImport.stage(decodeSqlSection(section, root), reader, expect);
+      continue;
+    }
     if (section.required) throw invalid(`this file needs section ${JSON.stringify(name)} (version ${section.version}), which this node does not read`);
     for (let n = 0; n < section.blocks; n++) {
       const head = await expect(`block ${n + 1} of section ${name}`);
@@ -353,6 +390,8 @@ interface ReplayOutcome {
   added: ImportReport['added'];
   existing: ImportTally;
   heads: string[];
+  /** Per SQL database of the file: whether its snapshot is installed. */
+  sql: Map<string, boolean>;
 }
 
 /** Phase 2: the staged history replayed in epoch order inside one write transaction, each event checked first. */
@@ -369,20 +408,29 @@ class Replay {
     private readonly staging: ImportStaging,
     private readonly blobs: Map<string, StagedBlock>,
     private readonly space: string,
+    private readonly sqlImport: SqlImport,
+    /** The SQL decisions the dry run made (and the installs followed): the commit must make the same. */
+    private readonly planned: ReadonlyMap<string, boolean> | undefined,
   ) {
     this.#verifier = new HistoryVerifier(trx, metadata.engine);
   }
 
   async run(): Promise<ReplayOutcome> {
     const { trx, space } = this;
+    // Against the history as it was before this import: its own events must not count as the node's.
+    const sql = this.sqlImport.pending ? await this.sqlImport.decide(trx) : new Map<string, boolean>();
+    if (this.planned && [...sql].some(([name, install]) => this.planned!.get(name) !== install)) {
+      throw new TinyCloudError('CONFLICT', `The SQL databases of ${space} changed while the import ran; import again`);
+    }
     const known = await trx.selectFrom('space').select('id').where('id', '=', space).executeTakeFirst();
     if (!known) {
       await trx.insertInto('space').values({ id: space, created_at: this.staging.firstEventTime() ?? Date.now() / 1000 }).execute();
     }
     for (const epoch of this.staging.epochs()) await this.#epoch(epoch);
     for (const proof of this.staging.proofs()) await this.#proof(proof);
+    await this.sqlImport.record(trx, sql);
     const heads = (await headEpochs(trx, space)).map((h) => cidText(epochCid(h)));
-    return { added: this.#added, existing: this.#existing, heads };
+    return { added: this.#added, existing: this.#existing, heads, sql };
   }
 
   async #decode(event: StagedEvent): Promise<SignedEnvelope> {
