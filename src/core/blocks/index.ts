@@ -29,5 +29,6 @@ export function openBlockStore(
 }
 
 export type { BlockSource, BlockStore, ByteRange, PutResult, StagedBlock, WriteLimit } from './store.js';
+export { SMALL_BLOCK_BYTES } from './store.js';
 export type { StagingMode } from './staging.js';
 export { digestToName, nameToDigest } from './digest.js';

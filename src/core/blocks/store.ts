@@ -48,6 +48,9 @@ export interface StagedBlock extends BlockRef {
   discard(): Promise<void>;
 }
 
+/** Blocks up to this size may be read whole with `readSmall`. */
+export const SMALL_BLOCK_BYTES = 64 * 1024;
+
 /**
  * Content-addressed block storage, per space. Blocks are immutable and never deleted (deletes are logical,
  * WIRE §4.1); identical content in one space is stored once. `space` is a full SpaceId
@@ -63,6 +66,12 @@ export interface BlockStore {
    * starts past the last byte throws `RANGE_NOT_SATISFIABLE`.
    */
   get(space: string, digest: Uint8Array, range?: ByteRange): Promise<Readable | undefined>;
+  /**
+   * A whole block of at most SMALL_BLOCK_BYTES, of a size the caller already knows (from its own rows), in memory: for small values, where
+   * a stream costs more than the bytes. `undefined` when absent. Optional: a store without a cheaper path
+   * than `get` leaves it out.
+   */
+  readSmall?(space: string, digest: Uint8Array, size: number): Promise<Uint8Array | undefined>;
   has(space: string, digest: Uint8Array): Promise<boolean>;
   /** Size in bytes, or `undefined` when absent. */
   size(space: string, digest: Uint8Array): Promise<number | undefined>;

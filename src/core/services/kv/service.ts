@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
 import { canonicalAbility } from '../../auth/abilities.js';
 import type { TinyCloudResource } from '../../auth/resource.js';
-import type { BlockSource, BlockStore, StagedBlock } from '../../blocks/store.js';
+import { SMALL_BLOCK_BYTES, type BlockSource, type BlockStore, type StagedBlock } from '../../blocks/store.js';
 import type { MetadataDb } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
@@ -198,7 +198,11 @@ export class KvService {
     if (operation === 'metadata') return { status: 200, headers: response };
     checkResponseSize(headers, entry.size);
     response['content-length'] = String(entry.size);
-    const body = await this.#blocks.get(target.space, entry.value!);
+    // A small value is answered from memory in one write; a larger one streams from the store.
+    const body =
+      entry.size <= SMALL_BLOCK_BYTES && this.#blocks.readSmall
+        ? await this.#blocks.readSmall(target.space, entry.value!, entry.size)
+        : await this.#blocks.get(target.space, entry.value!);
     if (!body) throw new TinyCloudError('INTERNAL', `Block ${etag} of ${target.space} is missing from the block store`);
     return { status: 200, headers: response, body };
   }
