@@ -11,6 +11,8 @@ export interface ServerOptions {
   logger?: boolean;
   /** Also mount the reference's `tc-bench-v1` routes (`POST /auth/verify`); never on by configuration. */
   bench?: boolean;
+  /** A connection that sends nothing for this long is closed (default 120 s). */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -26,6 +28,9 @@ export function buildServer(node: TinyCloudNode, options: ServerOptions = {}): F
     // The SDK signs every request afresh; a big header is an attack, and Node answers 431 on its own.
     routerOptions: { maxParamLength: 8192 },
     forceCloseConnections: 'idle',
+    // A client that stops sending mid-body would otherwise hold its socket forever; slow but steady uploads
+    // (a 2 GiB put on a thin link) keep resetting this inactivity clock and are never cut.
+    connectionTimeout: options.idleTimeoutMs ?? 120_000,
     return503OnClosing: true,
     // Fastify's own answers (a URL that does not decode, a parameter past maxParamLength, a request Node
     // cannot parse) are JSON by default; WIRE §0 wants plain text, as from every other error.

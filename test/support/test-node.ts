@@ -22,14 +22,14 @@ export function tempDir(prefix = 'tinycloud-test-'): string {
  * unless `env` says otherwise). `env` takes TINYCLOUD_* variables exactly as an operator would set them; `clock`
  * pins the engine's time (epoch seconds); `bench` mounts the `tc-bench-v1` routes.
  */
-export async function startTestNode(options: { env?: Record<string, string>; dataDir?: string; clock?: Clock; bench?: boolean } = {}): Promise<TestNode> {
+export async function startTestNode(options: { env?: Record<string, string>; dataDir?: string; clock?: Clock; bench?: boolean; idleTimeoutMs?: number } = {}): Promise<TestNode> {
   const dataDir = options.dataDir ?? tempDir();
   if (!options.dataDir) await initDataDir(dataDir);
   const config = loadConfig({
     env: { TINYCLOUD_LOG_LEVEL: 'silent', ...options.env },
     flags: { 'storage.datadir': dataDir, port: 0, address: '127.0.0.1' },
   });
-  const daemon = await startDaemon(config, { logger: false, clock: options.clock, bench: options.bench });
+  const daemon = await startDaemon(config, { logger: false, clock: options.clock, bench: options.bench, idleTimeoutMs: options.idleTimeoutMs });
   return {
     ...daemon,
     dataDir,

@@ -36,6 +36,11 @@ const SERVED_BY_HANDLERS = new Set(['kv', 'sql', 'duckdb']);
  * as the reference does for the `tinycloud.space/*` probes (the space is known to exist by now).
  */
 export async function dispatchInvocation(ctx: InvokeContext): Promise<unknown> {
+  // One invocation, one outcome: KV and SQL together would have one of them silently ignored (WIRE §0: 501).
+  const services = new Set(ctx.invocation.capabilities.flatMap((c) => (c.target.kind === 'tinycloud' && SERVED_BY_HANDLERS.has(c.target.service) ? [c.target.service] : [])));
+  if (services.size > 1) {
+    throw new TinyCloudError('NOT_IMPLEMENTED', `One invocation cannot combine the ${[...services].sort().join(' and ')} services; send one invocation per service`);
+  }
   const handler = INVOKE_HANDLERS.find((h) => h.matches(ctx.invocation));
   if (handler) return handler.handle(ctx);
   const unserved = ctx.invocation.capabilities.find((c) => c.target.kind === 'tinycloud' && SERVED_BY_HANDLERS.has(c.target.service));
