@@ -50,6 +50,7 @@ export class TinyCloudNode {
       metadata,
       blocks,
       storageLimit: config.storage.limit,
+      maxValueBytes: config.storage.maxObjectSize,
       cursorKey: keys.derive('tinycloud/kv/list-cursor'),
       now: clock,
     });

@@ -21,6 +21,8 @@ export interface Config {
     blocks: BlockStoreConfig;
     /** Per-space quota in bytes; `null` = unlimited. */
     limit: number | null;
+    /** Largest single KV value in bytes (`storage.max_object_size`). */
+    maxObjectSize: number;
     staging: 'Memory' | 'FileSystem';
     sqlPath: string;
     /** Time budget of one SQL invocation's statements, in seconds. */
@@ -68,6 +70,9 @@ export interface RawConfig {
   env: NodeJS.ProcessEnv;
   cwd: string;
 }
+
+/** `storage.max_object_size` unless configured: above WIRE's 1 GiB, so 2 GiB uploads work out of the box. */
+export const DEFAULT_MAX_OBJECT_SIZE = 5 * 1024 ** 3;
 
 const PATH_KEYS = new Set(['storage.datadir', 'storage.blocks.path', 'storage.sql.path', 'keys.secret_file']);
 const KNOWN = new Map(OPTIONS.map((o) => [o.key, o]));
@@ -193,6 +198,7 @@ export function validateConfig(raw: RawConfig): Config {
   }
 
   const limit = get<number>('storage.limit');
+  if (get<number>('storage.max_object_size') === 0) problems.push('storage.max_object_size: 0 would refuse every value; write e.g. "5 GiB"');
   const adminSecret = raw.env.TINYCLOUD_ADMIN_SECRET;
   const config: Config = {
     logLevel: get<string>('log_level') ?? 'info',
@@ -205,6 +211,7 @@ export function validateConfig(raw: RawConfig): Config {
       database: get<string>('storage.database') ?? `sqlite:${path.join(dataDir, 'caps.db')}`,
       blocks,
       limit: limit ? limit : null,
+      maxObjectSize: get<number>('storage.max_object_size') ?? DEFAULT_MAX_OBJECT_SIZE,
       staging: get<'Memory' | 'FileSystem'>('storage.staging') ?? 'Memory',
       sqlPath: get<string>('storage.sql.path') ?? path.join(dataDir, 'sql'),
       sqlTimeoutSecs: get<number>('storage.sql.timeout_secs') ?? 10,

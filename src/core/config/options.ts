@@ -104,6 +104,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: 'storage.blocks.endpoint', doc: 'S3 endpoint for MinIO, R2, … (type S3; omit for AWS)', example: '"http://127.0.0.1:9000"', parse: url(['http:', 'https:'], 'an http(s) URL') },
   { key: 'storage.blocks.region', doc: 'S3 region (type S3)', example: '"us-east-1"', defaultText: 'us-east-1', parse: string('a region name') },
   { key: 'storage.limit', doc: 'Per-space storage quota; 0 = unlimited', example: '"10 GiB"', defaultText: 'unlimited', parse: byteSize },
+  { key: 'storage.max_object_size', doc: 'Largest single KV value (WIRE §4 promises 1 GiB; other nodes may refuse more)', example: '"5 GiB"', defaultText: '5 GiB', parse: byteSize },
   { key: 'storage.staging', doc: 'Where request bodies wait before commit: Memory or FileSystem', example: '"Memory"', defaultText: 'Memory', parse: oneOf('Memory', 'FileSystem') },
   { key: 'storage.sql.path', doc: 'Directory of the per-space SQLite databases', example: '"./data/sql"', defaultText: '{datadir}/sql', parse: string('a directory path') },
   { key: 'storage.sql.timeout_secs', doc: 'Time limit of one SQL invocation\'s statements, in seconds; past it they are stopped (408)', example: '10', defaultText: '10', parse: integer(1, 3600, 'a number of seconds from 1 to 3600') },

@@ -42,7 +42,7 @@ const OPERATION_OF = new Map<string, KvOperation>(
   Object.entries(KV_ABILITIES).map(([op, ability]) => [ability, op as KvOperation]),
 );
 
-/** Largest single value (WIRE §4: a put body is at most 1 GiB). */
+/** Largest single value unless `maxValueBytes` says otherwise: WIRE §4's 1 GiB (the node passes `storage.max_object_size`). */
 export const MAX_VALUE_BYTES = 1024 * 1024 * 1024;
 /** Most keys in one batch get, batch metadata or multipart put. */
 export const MAX_BATCH = 100;
