@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importSpace, type ImportTarget } from '../../src/core/car/index.js';
 import { decodeSqlSection, type SqlDatabaseEntry } from '../../src/core/car/sql-section.js';
 import { TinyCloudError } from '../../src/core/errors.js';
 import { Quotas } from '../../src/core/services/kv/quota.js';
@@ -244,6 +245,62 @@ describe('CAR sql section: SQL databases travel with the space', () => {
       expect(again.sql.every((d) => !d.installed)).toBe(true);
       expect((await query(target, 'notes', 'SELECT title FROM notes ORDER BY id')).rows).toEqual(mine);
     }
+  });
+
+  it('when the commit fails after the installs, a replaced database gets its contents back and a created one is gone', async () => {
+    /** The node, with its metadata transactions failing from the `failFrom`-th on (after running, so the replay ran). */
+    const failing = (target: TestNode, failFrom: number): ImportTarget => {
+      const real = target.node.metadata.db;
+      let calls = 0;
+      const db = new Proxy(real, {
+        get(t, key) {
+          if (key !== 'transaction') {
+            const value = Reflect.get(t, key, t) as unknown;
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(t) : value;
+          }
+          return () => {
+            const builder = t.transaction();
+            if (++calls < failFrom) return builder;
+            return {
+              execute: (fn: (trx: unknown) => Promise<unknown>) =>
+                builder.execute(async (trx) => {
+                  await fn(trx);
+                  throw new Error('the disk filled up (test)');
+                }),
+            };
+          };
+        },
+      });
+      return { metadata: { ...target.node.metadata, db }, config: target.node.config, sql: target.node.sql };
+    };
+    const run = (target: ImportTarget, car: string): Promise<Error> =>
+      importSpace(target, createReadStream(car)).then(
+        () => new Error('imported'),
+        (e: unknown) => e as Error,
+      );
+
+    // Created: nothing is left of the databases, the space or its history.
+    const fresh = await node();
+    expect((await run(failing(fresh, 2), file('full.car'))).message).toMatch(/disk filled up/);
+    expect(Object.keys(sqlFiles(fresh)).filter((f) => !f.startsWith('.car'))).toEqual([]);
+    expect(await fresh.node.metadata.db.selectFrom('sql_database').selectAll().execute()).toEqual([]);
+    expect(await fresh.node.sql.databases(space)).toEqual([]);
+
+    // Replaced: the node's own rows are back, and its recorded sizes.
+    const target = await node();
+    await importFile(target.node, file('full.car'));
+    await write(target, 'notes', 'INSERT INTO notes (title) VALUES (?)', ['before the failed import']);
+    const rows = await target.node.metadata.db.selectFrom('sql_database').selectAll().execute();
+    const before = await contents(target);
+    await write(source, 'notes', 'INSERT INTO notes (title) VALUES (?)', ['newer on the source']);
+    const newer = file('newer-than-target.car');
+    await exportToFile(source.node, space, newer);
+    expect((await run(failing(target, 2), newer)).message).toMatch(/disk filled up/);
+    expect(await contents(target)).toEqual(before);
+    expect(await target.node.metadata.db.selectFrom('sql_database').selectAll().execute()).toEqual(rows);
+    // And the same file, committing this time, wins.
+    expect((await importFile(target.node, newer)).sql.find((d) => d.name === 'notes')?.installed).toBe(true);
+    expect(await contents(target)).toEqual(await contents(source));
   });
 
   it('--since includes the full snapshot of each database written since, and base + increment equals a full export', async () => {
