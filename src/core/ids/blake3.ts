@@ -21,15 +21,36 @@ export async function blake3HexOf(bytes: Uint8Array | string): Promise<string> {
 
 export interface StreamingHasher {
   update(chunk: Uint8Array): void;
+  /** The digest; the hasher is spent (update and digest throw afterwards). */
   digest(): Uint8Array;
 }
 
+type WasmHasher = Awaited<ReturnType<typeof createBLAKE3>>;
+
+// Instantiating a hasher costs about 20 times hashing a 1 KiB body, and every KV put streams through one:
+// digested hashers are kept for the next body. Abandoned ones (a failed upload) are simply collected.
+const MAX_IDLE_HASHERS = 64;
+const idle: WasmHasher[] = [];
+
 /** An incremental BLAKE3-256 hasher, for hashing bodies while they stream. */
 export async function createBlake3Hasher(): Promise<StreamingHasher> {
-  const hasher = await createBLAKE3(256);
+  const hasher = idle.pop() ?? (await createBLAKE3(256));
   hasher.init();
+  let spent = false;
+  const live = () => {
+    if (spent) throw new Error('BLAKE3 hasher used after digest()');
+  };
   return {
-    update: (chunk) => void hasher.update(chunk),
-    digest: () => hasher.digest('binary'),
+    update: (chunk) => {
+      live();
+      hasher.update(chunk);
+    },
+    digest: () => {
+      live();
+      spent = true;
+      const digest = hasher.digest('binary');
+      if (idle.length < MAX_IDLE_HASHERS) idle.push(hasher);
+      return digest;
+    },
   };
 }
