@@ -32,6 +32,8 @@ export interface ServedNode {
   resetPeakRss(): boolean;
   /** The node's peak RSS in MiB since start or the last reset, where /proc tells it. */
   peakRssMiB(): number | undefined;
+  /** The node's RSS in MiB now, where /proc tells it. */
+  rssMiB(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -40,7 +42,8 @@ function listening(child: ChildProcess): Promise<string> {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
+      // Only complete lines: the JSON line may arrive in pieces.
+      const line = out.split('\n').slice(0, -1).find((l) => l.startsWith('{'));
       if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
     child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -104,18 +107,22 @@ export async function serveBenchNode(sessionAtt: (space: string) => Attenuations
           return false;
         }
       },
-      peakRssMiB() {
-        try {
-          const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'));
-          return match ? Number(match[1]) / 1024 : undefined;
-        } catch {
-          return undefined;
-        }
-      },
+      peakRssMiB: () => statusMiB(status, 'VmHWM'),
+      rssMiB: () => statusMiB(status, 'VmRSS'),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** A `kB` field of /proc/<pid>/status in MiB, or undefined where there is no such file. */
+function statusMiB(file: string, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(file, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }

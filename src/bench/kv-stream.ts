@@ -46,8 +46,9 @@ async function stream(job: StreamJob): Promise<StreamResult> {
         headers: { authorization: job.putAuthorization, 'content-length': String(job.size), 'content-type': 'application/octet-stream' },
       },
       (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`bench: large put answered ${res.statusCode}`))));
+        let answer = '';
+        res.on('data', (data: Buffer) => (answer += data.toString()));
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`bench: large put answered ${res.statusCode} ${answer}`))));
       },
     );
     req.on('error', reject);
