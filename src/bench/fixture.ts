@@ -39,8 +39,10 @@ export async function startBenchNode(
 ): Promise<BenchNode> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tinycloud-bench-'));
   await initDataDir(dir);
+  // Only the verify-thread count passes through from the environment, to compare (docs/performance.md).
+  const threads = process.env.TINYCLOUD_INVOCATION_VERIFY_THREADS;
   const config = loadConfig({
-    env: { TINYCLOUD_LOG_LEVEL: 'silent' },
+    env: { TINYCLOUD_LOG_LEVEL: 'silent', ...(threads !== undefined && { TINYCLOUD_INVOCATION_VERIFY_THREADS: threads }) },
     flags: { 'storage.datadir': dir, port: 0, address: '127.0.0.1', ...flags },
   });
   const daemon = await startDaemon(config, { logger: false });
