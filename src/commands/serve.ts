@@ -33,6 +33,12 @@ JSON output (--json): one line {url, nodeDid, dataDir} once listening.`;
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Serve);
+    // Listen for signals before anything starts, so a Ctrl-C during start-up is never the default kill;
+    // repeated signals (supervisors often send theirs twice) must not interrupt a drain in progress.
+    let requestStop!: () => void;
+    const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+    process.on('SIGINT', () => requestStop());
+    process.on('SIGTERM', () => requestStop());
     const sources = {
       configFile: flags.config,
       flags: { 'storage.datadir': flags.dir, port: flags.port, address: flags.address, log_level: flags['log-level'] },
@@ -54,19 +60,10 @@ JSON output (--json): one line {url, nodeDid, dataDir} once listening.`;
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.log(`TinyCloud node listening on ${daemon.url}\nNode DID: ${result.nodeDid}\nData directory: ${config.dataDir}`);
 
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const shutdown = () => {
-        // A second signal (supervisors often repeat theirs) must not kill a drain in progress.
-        if (stopping) return;
-        stopping = true;
-        // Drain politely, but never hang past the budget an operator's Ctrl-C deserves.
-        const force = setTimeout(() => daemon.app.server.closeAllConnections(), 1000);
-        force.unref();
-        void daemon.stop().finally(resolve);
-      };
-      process.on('SIGINT', shutdown);
-      process.on('SIGTERM', shutdown);
-    });
+    await stopRequested;
+    // Drain politely, but never hang past the budget an operator's Ctrl-C deserves.
+    const force = setTimeout(() => daemon.app.server.closeAllConnections(), 1000);
+    force.unref();
+    await daemon.stop();
   }
 }

@@ -47,7 +47,8 @@ async function waitForListening(child: ReturnType<typeof execa>): Promise<{ url:
     let buffer = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => l.startsWith('{'));
+      // Only whole lines: a chunk may end in the middle of the JSON.
+      const line = buffer.split('\n').slice(0, -1).find((l) => l.startsWith('{'));
       if (line) resolve(JSON.parse(line));
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${buffer}`)));
