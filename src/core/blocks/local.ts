@@ -4,7 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TinyCloudError } from '../errors.js';
 import { digestToName, nameToDigest } from './digest.js';
-import { ensureDirDurable, fsyncDir, fsyncFile, writeFully } from './durable-fs.js';
+import { DirectorySyncs, ensureDirDurable, fsyncFile, writeAll } from './durable-fs.js';
 import { resolveRange } from './range.js';
 import { spaceSegments } from './space-path.js';
 import { stagedBlock, stageAndPersist } from './staged-block.js';
@@ -44,14 +44,49 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
   };
   const blockPath = (space: string, digest: Uint8Array): string => blockPathIn(spaceDir(space), digest);
 
-  async function persistContent(target: string, content: StagedContent): Promise<boolean> {
+  /** Shard directories known to exist, durably: `mkdir` and its parent fsyncs happen once per directory. */
+  const readyDirs = new Set<string>();
+  /** Persists under way, by target: a second writer of the same block waits for the first one's fsyncs. */
+  const placing = new Map<string, Promise<boolean>>();
+  const dirSyncs = new DirectorySyncs();
+
+  /**
+   * Give the staged content its block name: an fsynced file linked into its shard, then the shard fsynced.
+   * Resolves only once both are durable, whether this call created the block or another writer did.
+   */
+  function persistContent(target: string, content: StagedContent): Promise<boolean> {
+    const earlier = placing.get(target);
+    const attempt = earlier ? earlier.then(() => false, () => place(target, content)) : place(target, content);
+    placing.set(target, attempt);
+    const forget = () => {
+      if (placing.get(target) === attempt) placing.delete(target);
+    };
+    attempt.then(forget, forget);
+    return attempt;
+  }
+
+  async function place(target: string, content: StagedContent): Promise<boolean> {
     if (await isFile(target)) return false;
-    await ensureDirDurable(dirname(target));
+    const dir = dirname(target);
+    if (!readyDirs.has(dir)) {
+      await ensureDirDurable(dir);
+      readyDirs.add(dir);
+    }
     // Staged files were fsynced when staging finished; memory-staged bytes get theirs here.
     const source = content.file ?? (await writeTempFile(tmpDir, content.chunks ?? []));
     try {
-      const created = await placeFile(source, target, tmpDir);
-      await fsyncDir(dirname(target));
+      let created: boolean;
+      try {
+        created = await placeFile(source, target, tmpDir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        // The shard went away under us (removed by hand): make it again.
+        readyDirs.delete(dir);
+        await ensureDirDurable(dir);
+        readyDirs.add(dir);
+        created = await placeFile(source, target, tmpDir);
+      }
+      await dirSyncs.sync(dir);
       return created;
     } finally {
       if (source !== content.file) await rm(source, { force: true });
@@ -196,7 +231,7 @@ async function writeTempFile(dir: string, chunks: Uint8Array[]): Promise<string>
   const path = tempPath(dir, 'part');
   const handle = await open(path, 'wx');
   try {
-    for (const chunk of chunks) await writeFully(handle, chunk);
+    await writeAll(handle, chunks);
     await handle.sync();
   } catch (error) {
     await handle.close();
