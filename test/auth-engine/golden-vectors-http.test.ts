@@ -2,6 +2,7 @@ import { SiweMessage } from 'siwe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacaoPayloadOfSiwe, encodeBase64UrlPadded, encodeCacao, parseRfc3339 } from '../../src/core/auth/index.js';
 import { BLAKE3_CODE } from '../../src/core/ids/cid.js';
+import { siweFieldsOf } from '../support/siwe.js';
 import { startTestNode, type TestNode } from '../support/test-node.js';
 import { readVectorText } from '../support/vectors.js';
 import { base32, cidOfHeader, post, TestClock } from './support.js';
@@ -21,18 +22,7 @@ const golden = JSON.parse(readVectorText('protocol/golden-vectors.json')) as { v
 
 /** The CACAO a vector's SIWE text and signature stand for, as an Authorization header. */
 function cacaoOf(c: GoldenCase): string {
-  const m = new SiweMessage(c.siwe);
-  const payload = cacaoPayloadOfSiwe({
-    domain: m.domain,
-    address: m.address,
-    statement: m.statement,
-    uri: m.uri,
-    chainId: m.chainId,
-    nonce: m.nonce,
-    issuedAt: m.issuedAt as string,
-    expirationTime: m.expirationTime,
-    resources: m.resources,
-  });
+  const payload = cacaoPayloadOfSiwe(siweFieldsOf(new SiweMessage(c.siwe)));
   return encodeBase64UrlPadded(encodeCacao(payload, Buffer.from(c.signature.slice(2), 'hex')));
 }
 

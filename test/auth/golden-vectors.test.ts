@@ -18,6 +18,7 @@ import {
   type SiweFields,
 } from '../../src/core/auth/index.js';
 import { BLAKE3_CODE, cidToBase58 } from '../../src/core/ids/cid.js';
+import { siweFieldsOf } from '../support/siwe.js';
 import { readVectorText } from '../support/vectors.js';
 
 interface GoldenCase {
@@ -39,18 +40,7 @@ const all = [...golden.valid, ...golden.invalid];
 
 /** The SIWE fields of a vector, read by the independent `siwe` parser. */
 function fieldsOf(c: GoldenCase): SiweFields {
-  const m = new SiweMessage(c.siwe);
-  return {
-    domain: m.domain,
-    address: m.address,
-    statement: m.statement,
-    uri: m.uri,
-    chainId: m.chainId,
-    nonce: m.nonce,
-    issuedAt: m.issuedAt as string,
-    expirationTime: m.expirationTime,
-    resources: m.resources,
-  };
+  return siweFieldsOf(new SiweMessage(c.siwe));
 }
 
 const signatureBytes = (c: GoldenCase) => Buffer.from(c.signature.slice(2), 'hex');
