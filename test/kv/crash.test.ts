@@ -3,54 +3,17 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBlockStore, type BlockStore } from '../../src/core/blocks/index.js';
 import { nameToDigest } from '../../src/core/blocks/digest.js';
 import { createBlake3Hasher } from '../../src/core/ids/blake3.js';
-import { CLI } from '../support/cli.js';
-import { freePort } from '../support/db-servers.js';
 import { startS3Server, type S3TestServer } from '../support/s3-server.js';
-import { tempDir, type TestNode } from '../support/test-node.js';
-import { alice, cacaoHeader, cidOfHeader, host, iso, post, siweFields, ucan } from '../auth-engine/support.js';
+import { tempDir } from '../support/test-node.js';
 import { ensureBuilt } from './build.js';
-import { sessionAtt } from './http-support.js';
+import { serve, signIn } from './served-node.js';
 import type { Driver } from './support.js';
 
 const MiB = 1024 * 1024;
-
-/** `tinycloud serve` as an operator runs it, in its own process, so it can be killed with SIGKILL. */
-async function serve(dir: string, env: Record<string, string>): Promise<{ url: string; child: ResultPromise }> {
-  const port = await freePort();
-  const child = execa('node', [CLI, 'serve', '--dir', dir, '--port', String(port), '--json'], {
-    reject: false,
-    env: { TINYCLOUD_LOG_LEVEL: 'silent', ...env },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    void child.then((r) => reject(new Error(`serve exited (${r.exitCode}): ${out}`)));
-  });
-  return { url, child };
-}
-
-/** The SDK sign-in against a node on the wall clock: host the space, then a one-hour session. */
-async function signIn(url: string): Promise<{ space: string; token: (att: Record<string, Record<string, [{}]>>) => string }> {
-  const node = { url } as TestNode;
-  const space = alice.space('crash');
-  await host(node, alice, space);
-  const now = Date.now() / 1000;
-  const session = cacaoHeader(siweFields(alice, { att: sessionAtt(space), issuedAt: iso(now - 60), expirationTime: iso(now + 3600) }), alice);
-  const answer = await post(node, '/delegate', session);
-  if (answer.status !== 200) throw new Error(`session: ${answer.status} ${answer.text}`);
-  const sessionCid = await cidOfHeader(session);
-  return { space, token: (att) => ucan(alice.session, { att, prf: [sessionCid] }, Date.now() / 1000) };
-}
 
 /**
  * Start a put of `total` bytes and resolve once `sent` bytes are on the wire; the upload then stalls, as a slow
