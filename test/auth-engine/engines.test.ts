@@ -1,41 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { createConnection } from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, serverEngines } from '../support/server-databases.js';
 import { startTestNode, type TestNode } from '../support/test-node.js';
 import { alice, base32, bob, cidOfHeader, post, signIn, TestClock, ucan, type SignedIn } from './support.js';
 
-/** A database of its own on a shared server, so these rows never meet another suite's. */
-async function freshDatabase(kind: 'postgres' | 'mysql', serverUrl: string): Promise<string> {
-  const name = `tc_auth_${randomBytes(6).toString('hex')}`;
-  const url = new URL(serverUrl);
-  if (kind === 'postgres') {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    await client.query(`CREATE DATABASE ${name}`);
-    await client.end();
-  } else {
-    const connection = await createConnection({ uri: serverUrl });
-    await connection.query(`CREATE DATABASE ${name}`);
-    await connection.end();
-  }
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-const engines: ['PostgreSQL' | 'MariaDB', 'postgres' | 'mysql', string | undefined][] = [
-  ['PostgreSQL', 'postgres', process.env.TINYCLOUD_TEST_POSTGRES_URL],
-  ['MariaDB', 'mysql', process.env.TINYCLOUD_TEST_MYSQL_URL],
-];
-
-describe.each(engines)('the authorization engine on %s', (name, kind, serverUrl) => {
+describe.each(serverEngines)('the authorization engine on %s', (name, kind, serverUrl) => {
   const clock = new TestClock();
   let node: TestNode | undefined;
   let a: SignedIn;
 
   beforeAll(async () => {
     if (!serverUrl) return;
-    const database = await freshDatabase(kind, serverUrl);
+    const database = await freshDatabase(kind, serverUrl, 'tc_auth_');
     node = await startTestNode({ clock: clock.read, env: { TINYCLOUD_STORAGE_DATABASE: database } });
     a = await signIn(node, alice);
   });

@@ -1,36 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createConnection } from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alice, bob, TestClock } from '../auth-engine/support.js';
+import { freshDatabase, serverEngines } from '../support/server-databases.js';
 import { tempDir, type TestNode } from '../support/test-node.js';
 import { KvClient, delegateTo, expectOk, exportToFile, importFile, spaceState, startCarNode } from './support.js';
 
-async function freshDatabase(kind: 'postgres' | 'mysql', serverUrl: string): Promise<string> {
-  const name = `tc_car_${randomBytes(6).toString('hex')}`;
-  const url = new URL(serverUrl);
-  if (kind === 'postgres') {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    await client.query(`CREATE DATABASE ${name}`);
-    await client.end();
-  } else {
-    const connection = await createConnection({ uri: serverUrl });
-    await connection.query(`CREATE DATABASE ${name}`);
-    await connection.end();
-  }
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-const engines: ['PostgreSQL' | 'MariaDB', 'postgres' | 'mysql', string | undefined][] = [
-  ['PostgreSQL', 'postgres', process.env.TINYCLOUD_TEST_POSTGRES_URL],
-  ['MariaDB', 'mysql', process.env.TINYCLOUD_TEST_MYSQL_URL],
-];
-
-describe.each(engines)('CAR export and import on %s', (_name, kind, serverUrl) => {
+describe.each(serverEngines)('CAR export and import on %s', (_name, kind, serverUrl) => {
   const clock = new TestClock();
   const dir = tempDir('tinycloud-car-engines-');
   let sqlite: TestNode;
@@ -41,8 +18,8 @@ describe.each(engines)('CAR export and import on %s', (_name, kind, serverUrl) =
   beforeAll(async () => {
     if (!serverUrl) return;
     sqlite = await startCarNode(clock);
-    server = await startCarNode(clock, { TINYCLOUD_STORAGE_DATABASE: await freshDatabase(kind, serverUrl) });
-    again = await startCarNode(clock, { TINYCLOUD_STORAGE_DATABASE: await freshDatabase(kind, serverUrl) });
+    server = await startCarNode(clock, { TINYCLOUD_STORAGE_DATABASE: await freshDatabase(kind, serverUrl, 'tc_car_') });
+    again = await startCarNode(clock, { TINYCLOUD_STORAGE_DATABASE: await freshDatabase(kind, serverUrl, 'tc_car_') });
     a = await KvClient.signIn(sqlite, alice, clock);
     await expectOk(a.put('k', 'v1', { 'x-tinycloud-meta-x': 'y' }));
     await expectOk(a.put('k', 'v2'));
