@@ -7,21 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { transpile } from './ts-loader-hooks.mjs';
+
+export { resolve } from './ts-loader-hooks.mjs';
 
 const cacheDir = path.join(tmpdir(), 'tinycloud-ts-cache');
-let typescript;
-
-export async function resolve(specifier, context, nextResolve) {
-  try {
-    return await nextResolve(specifier, context);
-  } catch (error) {
-    const fromTs = context.parentURL?.endsWith('.ts');
-    if (fromTs && error?.code === 'ERR_MODULE_NOT_FOUND' && specifier.endsWith('.js')) {
-      return nextResolve(`${specifier.slice(0, -3)}.ts`, context);
-    }
-    throw error;
-  }
-}
 
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
@@ -34,11 +24,7 @@ export async function load(url, context, nextLoad) {
   } catch {
     // not cached yet
   }
-  typescript ??= (await import('typescript')).default;
-  const { outputText } = typescript.transpileModule(source, {
-    fileName,
-    compilerOptions: { module: typescript.ModuleKind.ESNext, target: typescript.ScriptTarget.ES2022, inlineSourceMap: true },
-  });
+  const outputText = await transpile(fileName, source);
   mkdirSync(cacheDir, { recursive: true });
   const temp = `${cached}.${process.pid}.tmp`;
   writeFileSync(temp, outputText);

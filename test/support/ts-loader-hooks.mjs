@@ -1,8 +1,11 @@
 // Module hooks that let a plain `node` child process run this repository's TypeScript sources (Node 20 cannot
 // strip types itself). Type-only constructs are erased per file with TypeScript's transpiler; no type checking.
+// ts-cached-loader-hooks.mjs shares `resolve` and `transpile`; the `typescript` package is imported at the first
+// transpile, so a loader that finds a module in its cache never loads it.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+
+let typescript;
 
 export async function resolve(specifier, context, nextResolve) {
   try {
@@ -17,16 +20,22 @@ export async function resolve(specifier, context, nextResolve) {
   }
 }
 
-export async function load(url, context, nextLoad) {
-  if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
-  const fileName = fileURLToPath(url);
-  const { outputText } = ts.transpileModule(await readFile(fileName, 'utf8'), {
+/** The ES module JavaScript of one TypeScript source, with its source map inline. */
+export async function transpile(fileName, source) {
+  typescript ??= (await import('typescript')).default;
+  const { outputText } = typescript.transpileModule(source, {
     fileName,
     compilerOptions: {
-      module: ts.ModuleKind.ESNext,
-      target: ts.ScriptTarget.ES2022,
+      module: typescript.ModuleKind.ESNext,
+      target: typescript.ScriptTarget.ES2022,
       inlineSourceMap: true,
     },
   });
-  return { format: 'module', source: outputText, shortCircuit: true };
+  return outputText;
+}
+
+export async function load(url, context, nextLoad) {
+  if (!url.startsWith('file:') || !url.endsWith('.ts')) return nextLoad(url, context);
+  const fileName = fileURLToPath(url);
+  return { format: 'module', source: await transpile(fileName, await readFile(fileName, 'utf8')), shortCircuit: true };
 }
