@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
@@ -12,6 +12,7 @@ import { blake3, createBlake3Hasher } from '../ids/blake3.js';
 import { CID, DAG_CBOR_CODEC, RAW_CODEC, cidOfDigest } from '../ids/cid.js';
 import { compareEpochPosition } from '../services/kv/store.js';
 import { databaseName, isSqlCapability, type SqlService } from '../services/sql/index.js';
+import { sweepAbandonedFiles } from './abandoned-files.js';
 import { asBlake3Cid, cidText, epochCid, invalid, rawCid, type SectionEntry } from './format.js';
 import { decodeEvent } from './history-blocks.js';
 import type { BlockHead, CarStreamReader } from './reader.js';
@@ -161,7 +162,7 @@ export async function lastSqlEvents(db: Db, space: string, names: ReadonlySet<st
 function workDir(sqlDir: string): string {
   const dir = path.join(sqlDir, '.car');
   mkdirSync(dir, { recursive: true });
-  sweepAbandoned(dir);
+  sweepAbandonedFiles(dir, WORK_NAME); // files of imports/exports whose process died
   return dir;
 }
 
@@ -173,24 +174,6 @@ function workFile(dir: string, kind: 'export' | 'import' | 'rollback'): string {
 
 function removeFile(file: string): void {
   for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
-}
-
-/** Files of exports and imports whose process died: nothing else will ever remove them. */
-function sweepAbandoned(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const pid = Number(WORK_NAME.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
-    rmSync(path.join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function fsyncDir(dir: string): void {

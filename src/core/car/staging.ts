@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { KvOp } from '../events/index.js';
+import { sweepAbandonedFiles } from './abandoned-files.js';
 import type { EventKind } from './format.js';
 
 export interface StagedEvent {
@@ -43,7 +44,7 @@ export class ImportStaging {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
-    sweepAbandoned(dir);
+    sweepAbandonedFiles(dir, STAGING_NAME); // staging files of imports whose process died
     this.#file = path.join(dir, `import-${process.pid}-${randomBytes(6).toString('hex')}.db`);
     this.#db = new SqliteDatabase(this.#file);
     this.#db.pragma('journal_mode = OFF');
@@ -216,21 +217,3 @@ function toStaged(row: OpRow): StagedWriteOrDelete {
 }
 
 const STAGING_NAME = /^import-(\d+)-[0-9a-f]{12}\.db(-journal|-wal|-shm)?$/;
-
-/** Staging files of imports whose process died (a crash, kill -9): nothing else will ever remove them. */
-function sweepAbandoned(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const pid = Number(STAGING_NAME.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
-    rmSync(path.join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
