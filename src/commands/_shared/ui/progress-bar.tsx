@@ -1,6 +1,6 @@
-import { PassThrough } from 'node:stream';
-import { Box, render, Text } from 'ink';
+import { Box, Text } from 'ink';
 import { formatBytes, formatDuration } from './format.js';
+import { BarCells, renderLiveLine } from './ink-line.js';
 
 import type { Progress } from './progress.js';
 
@@ -16,17 +16,11 @@ const WIDTH = 30;
 function Bar({ label, done, total, elapsed }: BarProps) {
   const rate = elapsed > 0 ? done / elapsed : 0;
   const fraction = total ? Math.min(1, done / total) : undefined;
-  const filled = fraction === undefined ? 0 : Math.round(fraction * WIDTH);
   const eta = fraction !== undefined && rate > 0 && total ? (total - done) / rate : undefined;
   return (
     <Box gap={1}>
       <Text>{label}</Text>
-      {fraction !== undefined && (
-        <Text>
-          <Text color="green">{'█'.repeat(filled)}</Text>
-          <Text dimColor>{'░'.repeat(WIDTH - filled)}</Text>
-        </Text>
-      )}
+      {fraction !== undefined && <BarCells fraction={fraction} width={WIDTH} />}
       {fraction !== undefined && <Text>{`${Math.floor(fraction * 100)}%`.padStart(4)}</Text>}
       <Text>
         {formatBytes(done)}
@@ -40,31 +34,13 @@ function Bar({ label, done, total, elapsed }: BarProps) {
 
 /** An ink progress bar on stderr (stdout may carry the data itself). */
 export function renderProgressBar(label: string, total: number | undefined): Progress {
-  const stderr = process.stderr;
   let done = 0;
   const started = Date.now();
-  const view = () => <Bar label={label} done={done} total={total} elapsed={(Date.now() - started) / 1000} />;
-  // A private stdin: ink must never touch the real one, which may be the data being uploaded.
-  const instance = render(view(), {
-    stdout: stderr,
-    stdin: new PassThrough() as unknown as NodeJS.ReadStream,
-    patchConsole: false,
-    exitOnCtrlC: false,
-    maxFps: 10,
-  });
-  const timer = setInterval(() => instance.rerender(view()), 100);
-  timer.unref();
-  let finished = false;
+  const line = renderLiveLine(() => <Bar label={label} done={done} total={total} elapsed={(Date.now() - started) / 1000} />);
   return {
     add: (bytes) => {
       done += bytes;
     },
-    finish: () => {
-      if (finished) return;
-      finished = true;
-      clearInterval(timer);
-      instance.rerender(view());
-      instance.unmount();
-    },
+    finish: line.finish,
   };
 }
