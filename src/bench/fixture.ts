@@ -13,7 +13,7 @@ import { renderSiweMessage } from '../core/auth/siwe.js';
 import { UCV_CURRENT } from '../core/auth/ucan.js';
 import { loadConfig } from '../core/config/load.js';
 import { initDataDir } from '../core/datadir.js';
-import { cidOfBytes } from '../core/ids/cid.js';
+import { cidOfBytes, type CID } from '../core/ids/cid.js';
 import { unwrap } from '../core/result.js';
 import { startDaemon, type RunningDaemon } from '../daemon/lifecycle.js';
 
@@ -51,38 +51,59 @@ export async function startBenchNode(
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const wallet = Wallet.createRandom();
-    const session = generateEd25519Key();
-    const sessionDid = didKeyFromEd25519(session.publicKey);
-    const space = unwrap(spaceIdFor(`did:pkh:eip155:1:${wallet.address}`, 'bench')).text;
-    const cacao = (att: Attenuations, audience: string, expires: boolean) => {
-      const fields = {
-        domain: 'bench.example',
-        address: wallet.address,
-        statement: statementFor(att),
-        uri: audience,
-        chainId: 1,
-        nonce: randomUUID().replaceAll('-', ''),
-        issuedAt: new Date().toISOString(),
-        ...(expires && { expirationTime: new Date(Date.now() + 3_600_000).toISOString() }),
-        resources: [encodeRecap({ att, prf: [] })],
-      };
-      const signature = wallet.signMessageSync(renderSiweMessage(fields));
-      return encodeCacao(cacaoPayloadOfSiwe(fields), Buffer.from(signature.slice(2), 'hex'));
-    };
-    const delegate = async (bytes: Uint8Array) => {
-      const response = await fetch(`${daemon.url}/delegate`, { method: 'POST', headers: { authorization: encodeBase64UrlPadded(bytes) } });
-      if (response.status !== 200) throw new Error(`bench setup: /delegate answered ${response.status} ${await response.text()}`);
-    };
-    await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, daemon.node.keys.hostKey(space).did, false));
-    const sessionBytes = cacao(sessionAtt(space), didKeyVerificationMethod(sessionDid), true);
-    await delegate(sessionBytes);
-    const sessionCid = (await cidOfBytes(sessionBytes)).toString();
-    return { daemon, port: Number(new URL(daemon.url).port), space, mint: minter(session, sessionDid, sessionCid), stop };
+    const { space, session, sessionDid, sessionCid } = await delegateSession(daemon.url, (space) => daemon.node.keys.hostKey(space).did, sessionAtt);
+    return { daemon, port: Number(new URL(daemon.url).port), space, mint: minter(session, sessionDid, sessionCid.toString()), stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** A session key of a fresh wallet's `bench` space, and the delegations that made it. */
+export interface BenchSession {
+  readonly space: string;
+  readonly session: Ed25519KeyPair;
+  readonly sessionDid: string;
+  /** The CID of the wallet → session delegation, the session's proof. */
+  readonly sessionCid: CID;
+}
+
+/**
+ * A fresh wallet hosts its `bench` space on the node at `nodeUrl` (a CACAO to `hostDid(space)`), then grants
+ * `sessionAtt(space)` to a fresh session key for an hour, both through `/delegate`.
+ */
+export async function delegateSession(
+  nodeUrl: string,
+  hostDid: (space: string) => string,
+  sessionAtt: (space: string) => Attenuations,
+): Promise<BenchSession> {
+  const wallet = Wallet.createRandom();
+  const session = generateEd25519Key();
+  const sessionDid = didKeyFromEd25519(session.publicKey);
+  const space = unwrap(spaceIdFor(`did:pkh:eip155:1:${wallet.address}`, 'bench')).text;
+  const cacao = (att: Attenuations, audience: string, expires: boolean) => {
+    const fields = {
+      domain: 'bench.example',
+      address: wallet.address,
+      statement: statementFor(att),
+      uri: audience,
+      chainId: 1,
+      nonce: randomUUID().replaceAll('-', ''),
+      issuedAt: new Date().toISOString(),
+      ...(expires && { expirationTime: new Date(Date.now() + 3_600_000).toISOString() }),
+      resources: [encodeRecap({ att, prf: [] })],
+    };
+    const signature = wallet.signMessageSync(renderSiweMessage(fields));
+    return encodeCacao(cacaoPayloadOfSiwe(fields), Buffer.from(signature.slice(2), 'hex'));
+  };
+  const delegate = async (bytes: Uint8Array) => {
+    const response = await fetch(`${nodeUrl}/delegate`, { method: 'POST', headers: { authorization: encodeBase64UrlPadded(bytes) } });
+    if (response.status !== 200) throw new Error(`bench setup: /delegate answered ${response.status} ${await response.text()}`);
+  };
+  await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, hostDid(space), false));
+  const sessionBytes = cacao(sessionAtt(space), didKeyVerificationMethod(sessionDid), true);
+  await delegate(sessionBytes);
+  return { space, session, sessionDid, sessionCid: await cidOfBytes(sessionBytes) };
 }
 
 /** Signs protocol-1 UCANs with one imported key (importing per token would dominate pre-generation). */

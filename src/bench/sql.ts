@@ -4,20 +4,11 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Wallet } from 'ethers';
-import { encodeBase64UrlPadded } from '../core/auth/base64url.js';
-import { cacaoPayloadOfSiwe, encodeCacao } from '../core/auth/cacao.js';
-import { didKeyFromEd25519, didKeyVerificationMethod } from '../core/auth/did.js';
-import { generateEd25519Key } from '../core/auth/ed25519.js';
-import { encodeRecap, statementFor, type Attenuations } from '../core/auth/recap.js';
-import { spaceIdFor } from '../core/auth/resource.js';
-import { renderSiweMessage } from '../core/auth/siwe.js';
 import { signUcan } from '../core/auth/ucan.js';
 import { loadConfig } from '../core/config/load.js';
 import { initDataDir } from '../core/datadir.js';
-import { cidOfBytes } from '../core/ids/cid.js';
-import { unwrap } from '../core/result.js';
 import { startDaemon } from '../daemon/lifecycle.js';
+import { delegateSession } from './fixture.js';
 import type { BenchRow, BenchSuite } from './run.js';
 
 export interface SqlBenchOptions {
@@ -106,34 +97,13 @@ async function overHttp(count: number, concurrency: number): Promise<{ inserts: 
   const daemon = await startDaemon(config, { logger: false });
   try {
     const port = Number(new URL(daemon.url).port);
-    const wallet = Wallet.createRandom();
-    const session = generateEd25519Key();
-    const sessionDid = didKeyFromEd25519(session.publicKey);
-    const space = unwrap(spaceIdFor(`did:pkh:eip155:1:${wallet.address}`, 'bench')).text;
-    const resource = `${space}/sql/bench`;
-    const cacao = (att: Attenuations, audience: string, expires: boolean) => {
-      const fields = {
-        domain: 'bench.example',
-        address: wallet.address,
-        statement: statementFor(att),
-        uri: audience,
-        chainId: 1,
-        nonce: randomUUID().replaceAll('-', ''),
-        issuedAt: new Date().toISOString(),
-        ...(expires && { expirationTime: new Date(Date.now() + 3_600_000).toISOString() }),
-        resources: [encodeRecap({ att, prf: [] })],
-      };
-      const signature = wallet.signMessageSync(renderSiweMessage(fields));
-      return encodeCacao(cacaoPayloadOfSiwe(fields), Buffer.from(signature.slice(2), 'hex'));
-    };
-    const delegate = async (bytes: Uint8Array) => {
-      const response = await fetch(`${daemon.url}/delegate`, { method: 'POST', headers: { authorization: encodeBase64UrlPadded(bytes) } });
-      if (response.status !== 200) throw new Error(`bench setup: /delegate answered ${response.status} ${await response.text()}`);
-    };
-    await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, daemon.node.keys.hostKey(space).did, false));
-    const sessionBytes = cacao({ [resource]: { 'tinycloud.sql/read': [{}], 'tinycloud.sql/write': [{}] } }, didKeyVerificationMethod(sessionDid), true);
-    await delegate(sessionBytes);
-    const sessionCid = await cidOfBytes(sessionBytes);
+    const sqlResource = (space: string) => `${space}/sql/bench`;
+    const { space, session, sessionDid, sessionCid } = await delegateSession(
+      daemon.url,
+      (space) => daemon.node.keys.hostKey(space).did,
+      (space) => ({ [sqlResource(space)]: { 'tinycloud.sql/read': [{}], 'tinycloud.sql/write': [{}] } }),
+    );
+    const resource = sqlResource(space);
     const now = Date.now() / 1000;
     const call = (ability: string, body: unknown): Call => ({
       authorization: signUcan({
