@@ -2,7 +2,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { TinyCloudError } from '../errors.js';
 import { createBlake3Hasher } from '../ids/blake3.js';
-import { writeFully } from './durable-fs.js';
+import { writeAll } from './durable-fs.js';
 import type { BlockSource, WriteLimit } from './store.js';
 import { tempPath } from './temp-files.js';
 
@@ -27,9 +27,56 @@ export interface StagingArea {
   fsync?: boolean;
 }
 
+/** Bytes handed to the staging file but not yet written past which reading the body waits for the disk. */
+const MAX_UNWRITTEN = 1024 * 1024;
+
+/**
+ * Appends chunks to a file with one write in flight; chunks that arrive meanwhile go out together in the next
+ * writev, so a fast body costs a few large writes rather than one per socket read.
+ */
+class FileAppender {
+  #waiting: Uint8Array[] = [];
+  #waitingBytes = 0;
+  #writing: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  /** Queue `chunk`; resolves at once unless too many bytes already wait for the disk. */
+  async append(chunk: Uint8Array): Promise<void> {
+    if (this.#failure) throw this.#failure.error;
+    this.#waiting.push(chunk);
+    this.#waitingBytes += chunk.length;
+    this.#writing ??= this.#writeWaiting();
+    if (this.#waitingBytes >= MAX_UNWRITTEN) await this.#writing;
+  }
+
+  /** Every queued byte written, or the first write error. */
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  async #writeWaiting(): Promise<void> {
+    try {
+      while (this.#waiting.length > 0 && !this.#failure) {
+        const batch = this.#waiting;
+        this.#waiting = [];
+        this.#waitingBytes = 0;
+        await writeAll(this.handle, batch);
+      }
+    } catch (error) {
+      this.#failure = { error };
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+}
+
 /**
  * Stream `source` into staging while hashing it. On any failure (the source errors, `maxBytes` is passed)
- * the partial staging file is removed before the error propagates.
+ * the partial staging file is removed before the error propagates. A body announced (`limit.expectedBytes`) as
+ * larger than the memory limit goes to its file from the first byte.
  */
 export async function stageContent(
   area: StagingArea,
@@ -37,42 +84,38 @@ export async function stageContent(
   limit: WriteLimit = {},
 ): Promise<StagedContent> {
   const hasher = await createBlake3Hasher();
-  const memoryLimit = area.mode === 'Memory' ? (area.memoryLimit ?? MEMORY_STAGING_LIMIT) : -1;
+  const inMemory = area.memoryLimit ?? MEMORY_STAGING_LIMIT;
+  // -1: to a file from the first byte (FileSystem staging, or a body announced as too big for memory).
+  const memoryLimit = area.mode === 'Memory' && !((limit.expectedBytes ?? 0) > inMemory) ? inMemory : -1;
   let size = 0;
   let chunks: Uint8Array[] = [];
   let file: string | undefined;
   let handle: FileHandle | undefined;
-  // One write in flight while the next chunk arrives and is hashed.
-  let inflight: Promise<void> = Promise.resolve();
+  let appender: FileAppender | undefined;
   try {
     for await (const raw of chunksOf(source)) {
       const chunk: Uint8Array = typeof raw === 'string' ? Buffer.from(raw) : raw;
       size += chunk.length;
       if (limit.maxBytes !== undefined && size > limit.maxBytes) throw limitExceeded(limit);
       hasher.update(chunk);
-      if (!handle && size > memoryLimit) {
+      if (!appender && size > memoryLimit) {
         file = tempPath(area.dir, 'stage');
         handle = await open(file, 'wx');
-        for (const held of chunks) await writeFully(handle, held);
+        appender = new FileAppender(handle);
+        for (const held of chunks) await appender.append(held);
         chunks = [];
       }
-      if (handle) {
-        await inflight;
-        inflight = writeFully(handle, chunk);
-        // Its failure is taken up at the next await; until then it must not count as unhandled.
-        inflight.catch(() => {});
-      } else {
-        chunks.push(chunk);
-      }
+      if (appender) await appender.append(chunk);
+      else chunks.push(chunk);
     }
-    await inflight;
+    await appender?.flush();
     if (area.fsync) await handle?.sync();
     await handle?.close();
     handle = undefined;
     const digest = hasher.digest();
     return file ? { digest, size, file } : { digest, size, chunks };
   } catch (error) {
-    await inflight.catch(() => {});
+    await appender?.flush().catch(() => {});
     await handle?.close().catch(() => {});
     if (file) await rm(file, { force: true });
     throw error;

@@ -14,6 +14,8 @@ export interface WriteLimit {
    * quota, `TOO_LARGE` (the default) when it is a body-size cap. Both map to 413.
    */
   exceedCode?: 'QUOTA_EXCEEDED' | 'TOO_LARGE';
+  /** The length the body announced (Content-Length), if any: a hint for where to stage it, never trusted. */
+  expectedBytes?: number;
 }
 
 export interface BlockRef {

@@ -325,7 +325,7 @@ export class KvService {
       // Refuse before the body is read; checked again under the space lock.
       checkPreconditions(await this.reader.current(target.space, key), preconditions);
     }
-    const block = await this.#stage(target.space, request.body, usage, 0);
+    const block = await this.#stage(target.space, request.body, usage, 0, declaredLength(request.headers));
     try {
       const [written] = await this.#commitWrites(invocation, target.space, [{ key, metadata, block }], preconditions, usage);
       return { status: 200, headers: { etag: etagOf(block.digest), [VERSION_HEADER]: versionId(written!) } };
@@ -373,13 +373,14 @@ export class KvService {
   }
 
   /** Stream a value into staging while hashing it, refusing it as soon as it passes the size or quota cap. */
-  async #stage(space: string, body: BlockSource | undefined, usage: SpaceUsage, alreadyStaged: number): Promise<StagedBlock> {
+  async #stage(space: string, body: BlockSource | undefined, usage: SpaceUsage, alreadyStaged: number, expectedBytes?: number): Promise<StagedBlock> {
     const remaining = usage.limitBytes === null ? Infinity : usage.limitBytes - usage.usedBytes - alreadyStaged;
     const byQuota = remaining < this.#maxValueBytes;
     try {
       return await this.#blocks.stage(space, body ?? emptyBody(), {
         maxBytes: Math.max(0, Math.min(remaining, this.#maxValueBytes)),
         exceedCode: byQuota ? 'QUOTA_EXCEEDED' : 'TOO_LARGE',
+        expectedBytes,
       });
     } catch (error) {
       if (error instanceof TinyCloudError && error.code === 'QUOTA_EXCEEDED') throw quotaWouldExceed(usage);
