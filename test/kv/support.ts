@@ -24,13 +24,16 @@ export interface CoreKv {
   close(): Promise<void>;
 }
 
-/** A KV service over a real SQLite DB and a real block store (local disk, or the given S3 server). */
-export async function openCoreKv(driver: Driver, options: { limit?: number | null; s3?: S3TestServer; bucket?: string } = {}): Promise<CoreKv> {
+/** A KV service over a real metadata DB (SQLite unless `database` names another) and a real block store (local disk, or the given S3 server). */
+export async function openCoreKv(
+  driver: Driver,
+  options: { limit?: number | null; s3?: S3TestServer; bucket?: string; database?: string } = {},
+): Promise<CoreKv> {
   const dir = tempDir('tinycloud-kv-');
   const blockDir = join(dir, 'blocks');
   const stagingDir = join(dir, 'staging');
   await mkdir(stagingDir, { recursive: true });
-  const metadata = await openMetadataDb(`sqlite:${join(dir, 'caps.db')}`);
+  const metadata = await openMetadataDb(options.database ?? `sqlite:${join(dir, 'caps.db')}`);
   const blocks =
     driver === 'Local'
       ? await openBlockStore({ type: 'Local', path: blockDir }, { staging: 'FileSystem', stagingDir })

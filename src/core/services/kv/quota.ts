@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { TinyCloudError } from '../../errors.js';
+import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -13,6 +14,16 @@ export interface SpaceUsage {
   override: boolean;
 }
 
+// Every put reads these: compiled once (src/core/db/prepared.ts).
+const overrideQuery = prepared((db, space: string) => db.selectFrom('quota_override').select('limit_bytes').where('space', '=', space));
+const blockBytesQuery = prepared((db, space: string) => db.selectFrom('space_usage').select('block_bytes').where('space', '=', space));
+const databaseBytesQuery = prepared((db, space: string) =>
+  db
+    .selectFrom('sql_database')
+    .select((eb) => eb.fn.sum<number | string | null>('size_bytes').as('total'))
+    .where('space', '=', space),
+);
+
 /**
  * Per-space storage quotas (WIRE §4.2). The effective limit is the admin override when one is set, else
  * `storage.limit`; 0 means unlimited in both places. Usage is every distinct block the space holds (deletes
@@ -25,17 +36,14 @@ export class Quotas {
   ) {}
 
   async limitOf(space: string, db: Db = this.db): Promise<{ limitBytes: number | null; override: boolean }> {
-    const row = await db.selectFrom('quota_override').select('limit_bytes').where('space', '=', space).executeTakeFirst();
+    const [row] = (await overrideQuery(db, space)).rows;
     if (row) return { limitBytes: Number(row.limit_bytes) || null, override: true };
     return { limitBytes: this.defaultLimit || null, override: false };
   }
 
   async usedBytes(space: string, db: Db = this.db): Promise<number> {
-    const [blocks, databases] = await Promise.all([
-      db.selectFrom('space_usage').select('block_bytes').where('space', '=', space).executeTakeFirst(),
-      db.selectFrom('sql_database').select((eb) => eb.fn.sum<number | string | null>('size_bytes').as('total')).where('space', '=', space).executeTakeFirst(),
-    ]);
-    return Number(blocks?.block_bytes ?? 0) + Number(databases?.total ?? 0);
+    const [blocks, databases] = await Promise.all([blockBytesQuery(db, space), databaseBytesQuery(db, space)]);
+    return Number(blocks.rows[0]?.block_bytes ?? 0) + Number(databases.rows[0]?.total ?? 0);
   }
 
   async usage(space: string, db: Db = this.db): Promise<SpaceUsage> {

@@ -4,6 +4,7 @@ import { canonicalAbility } from '../../auth/abilities.js';
 import type { TinyCloudResource } from '../../auth/resource.js';
 import { SMALL_BLOCK_BYTES, type BlockSource, type BlockStore, type StagedBlock } from '../../blocks/store.js';
 import type { MetadataDb } from '../../db/database.js';
+import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
 import { TinyCloudError } from '../../errors.js';
@@ -443,22 +444,7 @@ export class KvService {
         const epochSeq = epoch.eventSeqs[0]!;
         for (const { key, metadata, block } of values) {
           const json = JSON.stringify(metadata);
-          await trx
-            .insertInto('kv_write')
-            .values({
-              space,
-              key,
-              invocation: invocation.multihash,
-              seq: epoch.seq,
-              epoch: epoch.epoch,
-              epoch_seq: epochSeq,
-              value: block.digest,
-              size: block.size,
-              metadata: json,
-              writer: invocation.info.delegator,
-              written_at: now,
-            })
-            .execute();
+          await insertWrite(trx, space, key, invocation.multihash, epoch.seq, epoch.epoch, epochSeq, block.digest, block.size, json, invocation.info.delegator, now);
           await applyCurrent(trx, {
             space,
             key,
@@ -694,19 +680,20 @@ function describeVersion(v: KeyVersion): VersionDescription {
   };
 }
 
+const insertWrite = prepared(
+  (db, space: string, key: string, invocation: Uint8Array, seq: number, epoch: Uint8Array, epochSeq: number, value: Uint8Array, size: number, metadata: string, writer: string, at: number) =>
+    db.insertInto('kv_write').values({ space, key, invocation, seq, epoch, epoch_seq: epochSeq, value, size, metadata, writer, written_at: at }),
+);
+const invocationKnown = prepared((db, id: Uint8Array) => db.selectFrom('invocation').select('id').where('id', '=', id));
+const insertInvocation = prepared(
+  (db, id: Uint8Array, invoker: string, issuedAt: number, expiry: number | null, facts: string | null, serialization: Uint8Array) =>
+    db.insertInto('invocation').values({ id, invoker, issued_at: issuedAt, expiry, facts, serialization }),
+);
+
 /** The default `recordInvocation`: the invocation row an event refers to, unless the auth layer wrote it. */
 async function recordInvocationRow(trx: Transaction<Database>, invocation: KvInvocation, now: number): Promise<void> {
-  const known = await trx.selectFrom('invocation').select('id').where('id', '=', invocation.multihash).executeTakeFirst();
-  if (known) return;
-  await trx
-    .insertInto('invocation')
-    .values({
-      id: invocation.multihash,
-      invoker: invocation.info.delegator,
-      issued_at: invocation.info.issuedAt ?? now,
-      expiry: invocation.info.expiry ?? null,
-      facts: invocation.info.facts.length ? JSON.stringify(invocation.info.facts) : null,
-      serialization: invocation.bytes,
-    })
-    .execute();
+  if ((await invocationKnown(trx, invocation.multihash)).rows.length > 0) return;
+  const { info } = invocation;
+  const facts = info.facts.length ? JSON.stringify(info.facts) : null;
+  await insertInvocation(trx, invocation.multihash, info.delegator, info.issuedAt ?? now, info.expiry ?? null, facts, invocation.bytes);
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import type { Engine } from '../../db/dialect.js';
+import { prepared } from '../../db/prepared.js';
 import type { Database, KvDeleteTable, KvWriteTable } from '../../db/schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -73,6 +74,32 @@ export function prefixMatch(engine: Engine, prefix: string): RawBuilder<boolean>
   return sql<boolean>`${key} like ${`${like}%`} escape '!'`;
 }
 
+/** The live entry of a key with its write time: every get asks this, so it is compiled once. */
+const currentQuery = prepared((db, space: string, key: string) =>
+  db
+    .selectFrom('current_kv')
+    .leftJoin('kv_write', (join) =>
+      join
+        .onRef('kv_write.space', '=', 'current_kv.space')
+        .onRef('kv_write.key', '=', 'current_kv.key')
+        .onRef('kv_write.invocation', '=', 'current_kv.invocation'),
+    )
+    .select([
+      'current_kv.key',
+      'current_kv.invocation',
+      'current_kv.seq',
+      'current_kv.epoch',
+      'current_kv.epoch_seq',
+      'current_kv.value',
+      'current_kv.size',
+      'current_kv.metadata',
+      'current_kv.deleted',
+      'kv_write.written_at',
+    ])
+    .where('current_kv.space', '=', space)
+    .where('current_kv.key', '=', key),
+);
+
 /** Read-only queries of the KV tables; it has no way to write. */
 export class KvReader {
   constructor(
@@ -81,29 +108,7 @@ export class KvReader {
   ) {}
 
   async current(space: string, key: string): Promise<CurrentEntry | undefined> {
-    const row = await this.db
-      .selectFrom('current_kv')
-      .leftJoin('kv_write', (join) =>
-        join
-          .onRef('kv_write.space', '=', 'current_kv.space')
-          .onRef('kv_write.key', '=', 'current_kv.key')
-          .onRef('kv_write.invocation', '=', 'current_kv.invocation'),
-      )
-      .select([
-        'current_kv.key',
-        'current_kv.invocation',
-        'current_kv.seq',
-        'current_kv.epoch',
-        'current_kv.epoch_seq',
-        'current_kv.value',
-        'current_kv.size',
-        'current_kv.metadata',
-        'current_kv.deleted',
-        'kv_write.written_at',
-      ])
-      .where('current_kv.space', '=', space)
-      .where('current_kv.key', '=', key)
-      .executeTakeFirst();
+    const [row] = (await currentQuery(this.db, space, key)).rows;
     if (!row) return undefined;
     const deleted = Number(row.deleted) !== 0;
     return {
@@ -236,46 +241,68 @@ export interface CurrentUpdate extends EpochPosition {
  * Make `update` the live entry of its key unless the entry already there is later in epoch order (LWW). Runs
  * inside the writer's transaction. Returns whether `update` became live.
  */
+const liveQuery = prepared((db, space: string, key: string) =>
+  db.selectFrom('current_kv').select(['seq', 'epoch_seq', 'invocation']).where('space', '=', space).where('key', '=', key),
+);
+const insertCurrent = prepared(
+  (db, space: string, key: string, invocation: Uint8Array, seq: number, epoch: Uint8Array, epochSeq: number, value: Uint8Array | null, size: number, metadata: string, deleted: number) =>
+    db.insertInto('current_kv').values({ space, key, invocation, seq, epoch, epoch_seq: epochSeq, value, size, metadata, deleted }),
+);
+const updateCurrent = prepared(
+  (db, space: string, key: string, invocation: Uint8Array, seq: number, epoch: Uint8Array, epochSeq: number, value: Uint8Array | null, size: number, metadata: string, deleted: number) =>
+    db
+      .updateTable('current_kv')
+      .set({ invocation, seq, epoch, epoch_seq: epochSeq, value, size, metadata, deleted })
+      .where('space', '=', space)
+      .where('key', '=', key),
+);
+
 export async function applyCurrent(trx: Transaction<Database>, update: CurrentUpdate): Promise<boolean> {
-  const existing = await trx
-    .selectFrom('current_kv')
-    .select(['seq', 'epoch_seq', 'invocation'])
-    .where('space', '=', update.space)
-    .where('key', '=', update.key)
-    .executeTakeFirst();
-  const row = {
-    invocation: update.invocation,
-    seq: update.seq,
-    epoch: update.epoch,
-    epoch_seq: update.epochSeq,
-    value: update.value,
-    size: update.size,
-    metadata: update.metadata,
-    deleted: update.deleted ? 1 : 0,
-  };
+  const [existing] = (await liveQuery(trx, update.space, update.key)).rows;
+  const row = [
+    update.space,
+    update.key,
+    update.invocation,
+    update.seq,
+    update.epoch,
+    update.epochSeq,
+    update.value,
+    update.size,
+    update.metadata,
+    update.deleted ? 1 : 0,
+  ] as const;
   if (!existing) {
-    await trx.insertInto('current_kv').values({ space: update.space, key: update.key, ...row }).execute();
+    await insertCurrent(trx, ...row);
     return true;
   }
   const live = { seq: Number(existing.seq), epochSeq: Number(existing.epoch_seq), invocation: bytes(existing.invocation) };
   if (compareEpochPosition(update, live) <= 0) return false;
-  await trx.updateTable('current_kv').set(row).where('space', '=', update.space).where('key', '=', update.key).execute();
+  await updateCurrent(trx, ...row);
   return true;
 }
+
+const blockSizeQuery = prepared((db, space: string, digest: Uint8Array) =>
+  db.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest),
+);
+const insertBlock = prepared((db, space: string, digest: Uint8Array, size: number, at: number) =>
+  db.insertInto('block').values({ space, digest, size, created_at: at }),
+);
+const addUsage = prepared((db, space: string, size: number) =>
+  db
+    .updateTable('space_usage')
+    .set((eb) => ({ block_bytes: eb('block_bytes', '+', size) }))
+    .where('space', '=', space),
+);
+const insertUsage = prepared((db, space: string, size: number) => db.insertInto('space_usage').values({ space, block_bytes: size }));
 
 /**
  * Count a block against its space once: the first write of a digest in a space adds a `block` row and its size
  * to `space_usage`, in the caller's transaction. Returns whether the block was new to the space.
  */
 export async function recordBlock(trx: Transaction<Database>, space: string, digest: Uint8Array, size: number, at: number): Promise<boolean> {
-  const known = await trx.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest).executeTakeFirst();
-  if (known) return false;
-  await trx.insertInto('block').values({ space, digest, size, created_at: at }).execute();
-  const updated = await trx
-    .updateTable('space_usage')
-    .set((eb) => ({ block_bytes: eb('block_bytes', '+', size) }))
-    .where('space', '=', space)
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) === 0) await trx.insertInto('space_usage').values({ space, block_bytes: size }).execute();
+  if ((await blockSizeQuery(trx, space, digest)).rows.length > 0) return false;
+  await insertBlock(trx, space, digest, size, at);
+  const updated = await addUsage(trx, space, size);
+  if (Number(updated.numAffectedRows ?? 0n) === 0) await insertUsage(trx, space, size);
   return true;
 }
