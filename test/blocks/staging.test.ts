@@ -44,4 +44,19 @@ describe('staging', () => {
       await releaseContent(staged);
     }
   });
+
+  it('a body announced past 8 MiB is hashed on the worker thread, and one that fails there leaves nothing behind', async () => {
+    const bytes = randomBytes(9 * 1024 * 1024 + 5);
+    const staged = await stageContent({ mode: 'Memory', dir, fsync: true }, [bytes.subarray(0, 100), bytes.subarray(100)], { expectedBytes: bytes.length });
+    expect(Buffer.from(staged.digest).equals(Buffer.from(await blake3(bytes)))).toBe(true);
+    expect((await readFile(staged.file!)).equals(bytes)).toBe(true);
+    await releaseContent(staged);
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield bytes.subarray(0, 4 * 1024 * 1024);
+      throw new Error('connection reset');
+    }
+    await expect(stageContent({ mode: 'Memory', dir }, broken(), { expectedBytes: bytes.length })).rejects.toThrow('connection reset');
+    await expect(stageContent({ mode: 'Memory', dir }, [bytes], { expectedBytes: bytes.length, maxBytes: 1000 })).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    expect(await readdir(dir)).toEqual([]);
+  });
 });

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { TinyCloudError } from '../errors.js';
 import { createBlake3Hasher } from '../ids/blake3.js';
 import { writeAll } from './durable-fs.js';
+import { createThreadHasher } from './hash-thread.js';
 import type { BlockSource, WriteLimit } from './store.js';
 import { tempPath } from './temp-files.js';
 
@@ -26,6 +27,9 @@ export interface StagingArea {
   /** fsync staging files before closing them (when they will be linked into a store as they are). */
   fsync?: boolean;
 }
+
+/** Bodies announced at least this large are hashed on the BLAKE3 thread (hash-thread.ts), beside the event loop. */
+const THREAD_HASH_BYTES = 8 * 1024 * 1024;
 
 /** Bytes handed to the staging file but not yet written past which reading the body waits for the disk. */
 const MAX_UNWRITTEN = 1024 * 1024;
@@ -83,7 +87,7 @@ export async function stageContent(
   source: BlockSource,
   limit: WriteLimit = {},
 ): Promise<StagedContent> {
-  const hasher = await createBlake3Hasher();
+  const hasher = (limit.expectedBytes ?? 0) >= THREAD_HASH_BYTES ? createThreadHasher() : await createBlake3Hasher();
   const inMemory = area.memoryLimit ?? MEMORY_STAGING_LIMIT;
   // -1: to a file from the first byte (FileSystem staging, or a body announced as too big for memory).
   const memoryLimit = area.mode === 'Memory' && !((limit.expectedBytes ?? 0) > inMemory) ? inMemory : -1;
@@ -97,7 +101,7 @@ export async function stageContent(
       const chunk: Uint8Array = typeof raw === 'string' ? Buffer.from(raw) : raw;
       size += chunk.length;
       if (limit.maxBytes !== undefined && size > limit.maxBytes) throw limitExceeded(limit);
-      hasher.update(chunk);
+      await hasher.update(chunk);
       if (!appender && size > memoryLimit) {
         file = tempPath(area.dir, 'stage');
         handle = await open(file, 'wx');
@@ -112,9 +116,10 @@ export async function stageContent(
     if (area.fsync) await handle?.sync();
     await handle?.close();
     handle = undefined;
-    const digest = hasher.digest();
+    const digest = await hasher.digest();
     return file ? { digest, size, file } : { digest, size, chunks };
   } catch (error) {
+    if ('abort' in hasher) hasher.abort();
     await appender?.flush().catch(() => {});
     await handle?.close().catch(() => {});
     if (file) await rm(file, { force: true });
