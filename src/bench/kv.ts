@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createBLAKE3 } from 'hash-wasm';
+import { openBlockStore } from '../core/blocks/index.js';
 import type { Attenuations } from '../core/auth/recap.js';
 import { bareFastify, ed25519VerificationsPerSecond } from './baselines.js';
 import { serveBenchNode, type ServedNode } from './kv-node.js';
@@ -117,6 +118,31 @@ async function plainFileCopy(dir: string, size: number): Promise<{ writeMBps: nu
   return { writeMBps: size / MB / writeSeconds, readMBps: size / MB / readSeconds };
 }
 
+/**
+ * The durability floor of a small put: 1 KiB blocks written by the Local block store alone (each an fsynced file
+ * linked into its shard, then the shard fsynced), `concurrency` at a time, for about `seconds`.
+ */
+async function durableBlockWrites(dir: string, concurrency: number, seconds: number): Promise<number> {
+  const store = await openBlockStore({ type: 'Local', path: path.join(dir, 'blocks') }, { staging: 'Memory' });
+  const space = 'tinycloud:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK:bench';
+  try {
+    let written = 0;
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (elapsed() < seconds) {
+          await store.put(space, [randomBytes(1024)]);
+          written++;
+        }
+      }),
+    );
+    return written / elapsed();
+  } finally {
+    await store.close();
+  }
+}
+
 /** hash-wasm BLAKE3 over `size` bytes in 1 MiB chunks: the hashing ceiling of every put. */
 async function blake3MBps(size: number): Promise<number> {
   const hasher = await createBLAKE3(256);
@@ -157,8 +183,10 @@ export async function benchKv(options: KvBenchOptions = {}): Promise<BenchRow[]>
   const bare = await bareFastify(most, concurrency);
   const scratch = await mkdtemp(path.join(tmpdir(), 'tinycloud-bench-disk-'));
   let disk: { writeMBps: number; readMBps: number };
+  let blockWrites: number;
   try {
     disk = await plainFileCopy(scratch, largeBytes);
+    blockWrites = await durableBlockWrites(scratch, concurrency, 3);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -193,6 +221,14 @@ export async function benchKv(options: KvBenchOptions = {}): Promise<BenchRow[]>
       target: '≥ 35%',
     },
     { name: 'authorized 1 KiB put vs bare fastify', value: small.put.perSecond, unit: 'req/s', ratio: small.put.perSecond / bare.perSecond, baseline: 'bare fastify' },
+    { name: `Local block store alone: new 1 KiB blocks (2 fsyncs each, ${concurrency} at a time)`, value: blockWrites, unit: 'blocks/s' },
+    {
+      name: 'authorized 1 KiB put vs the block store alone',
+      value: small.put.perSecond,
+      unit: 'req/s',
+      ratio: small.put.perSecond / blockWrites,
+      baseline: 'block store alone',
+    },
     { name: `plain file write, ${sizeLabel} (fsynced)`, value: disk.writeMBps, unit: 'MB/s' },
     { name: `plain file read, ${sizeLabel}`, value: disk.readMBps, unit: 'MB/s' },
     { name: 'hash-wasm BLAKE3', value: hash, unit: 'MB/s' },

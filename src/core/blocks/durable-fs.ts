@@ -20,14 +20,14 @@ export async function fsyncFile(path: string): Promise<void> {
   }
 }
 
-/** `mkdir -p dir`, fsyncing the parent of every directory it had to create. */
-export async function ensureDirDurable(dir: string): Promise<void> {
+/** `mkdir -p dir`, fsyncing (with `syncDir`) the parent of every directory it had to create. */
+export async function ensureDirDurable(dir: string, syncDir: (dir: string) => Promise<void> = fsyncDir): Promise<void> {
   const firstCreated = await mkdir(dir, { recursive: true });
   if (firstCreated === undefined) return;
   const created = relative(dirname(firstCreated), dir).split(sep);
   let parent = dirname(firstCreated);
   for (const name of created) {
-    await fsyncDir(parent);
+    await syncDir(parent);
     parent = `${parent}${sep}${name}`;
   }
 }

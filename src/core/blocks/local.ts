@@ -49,6 +49,8 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
   /** Persists under way, by target: a second writer of the same block waits for the first one's fsyncs. */
   const placing = new Map<string, Promise<boolean>>();
   const dirSyncs = new DirectorySyncs();
+  // A new space makes a new shard for most of its first 4096 blocks: their parent's fsyncs are shared too.
+  const syncDir = (dir: string) => dirSyncs.sync(dir);
 
   /**
    * Give the staged content its block name: an fsynced file linked into its shard, then the shard fsynced.
@@ -69,7 +71,7 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
     if (await isFile(target)) return false;
     const dir = dirname(target);
     if (!readyDirs.has(dir)) {
-      await ensureDirDurable(dir);
+      await ensureDirDurable(dir, syncDir);
       readyDirs.add(dir);
     }
     // Staged files were fsynced when staging finished; memory-staged bytes get theirs here.
@@ -82,7 +84,7 @@ export async function openLocalBlockStore(options: LocalBlockStoreOptions): Prom
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         // The shard went away under us (removed by hand): make it again.
         readyDirs.delete(dir);
-        await ensureDirDurable(dir);
+        await ensureDirDurable(dir, syncDir);
         readyDirs.add(dir);
         created = await placeFile(source, target, tmpDir);
       }
