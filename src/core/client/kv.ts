@@ -2,19 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { SpaceId } from '../auth/resource.js';
 import { encodeKvPath, invocationAtt } from './capabilities.js';
+import { KV_ABILITIES } from '../services/kv/abilities.js';
 import { ClientError } from './errors.js';
 import { drain, headerText } from './http.js';
 import type { Invoker } from './invoker.js';
 import type { NodeClient } from './node-client.js';
 
-export const KV = {
-  get: 'tinycloud.kv/get',
-  metadata: 'tinycloud.kv/metadata',
-  put: 'tinycloud.kv/put',
-  del: 'tinycloud.kv/del',
-  list: 'tinycloud.kv/list',
-  versions: 'tinycloud.kv/versions',
-} as const;
+export const KV = KV_ABILITIES;
 
 /** What a node says about a stored value (get and head). */
 export interface KvObjectInfo {

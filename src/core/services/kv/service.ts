@@ -28,14 +28,9 @@ import { Quotas, quotaExhausted, quotaWouldExceed, type SpaceUsage } from './quo
 import { KvReader, applyCurrent, recordBlock, type CurrentEntry, type EpochPosition, type KeyVersion } from './store.js';
 import type { KvInvocation, KvRequest, KvResponse } from './types.js';
 
-export const KV_ABILITIES = {
-  get: 'tinycloud.kv/get',
-  metadata: 'tinycloud.kv/metadata',
-  put: 'tinycloud.kv/put',
-  del: 'tinycloud.kv/del',
-  list: 'tinycloud.kv/list',
-  versions: 'tinycloud.kv/versions',
-} as const;
+import { KV_ABILITIES } from './abilities.js';
+
+export { KV_ABILITIES };
 
 export type KvOperation = keyof typeof KV_ABILITIES;
 
