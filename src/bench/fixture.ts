@@ -74,7 +74,7 @@ export interface BenchSession {
  */
 export async function delegateSession(
   nodeUrl: string,
-  hostDid: (space: string) => string,
+  hostDid: (space: string) => string | Promise<string>,
   sessionAtt: (space: string) => Attenuations,
 ): Promise<BenchSession> {
   const wallet = Wallet.createRandom();
@@ -100,7 +100,7 @@ export async function delegateSession(
     const response = await fetch(`${nodeUrl}/delegate`, { method: 'POST', headers: { authorization: encodeBase64UrlPadded(bytes) } });
     if (response.status !== 200) throw new Error(`bench setup: /delegate answered ${response.status} ${await response.text()}`);
   };
-  await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, hostDid(space), false));
+  await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, await hostDid(space), false));
   const sessionBytes = cacao(sessionAtt(space), didKeyVerificationMethod(sessionDid), true);
   await delegate(sessionBytes);
   return { space, session, sessionDid, sessionCid: await cidOfBytes(sessionBytes) };

@@ -5,17 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Wallet } from 'ethers';
-import { encodeBase64UrlPadded } from '../core/auth/base64url.js';
-import { cacaoPayloadOfSiwe, encodeCacao } from '../core/auth/cacao.js';
-import { didKeyFromEd25519, didKeyVerificationMethod } from '../core/auth/did.js';
-import { generateEd25519Key } from '../core/auth/ed25519.js';
-import { encodeRecap, statementFor, type Attenuations } from '../core/auth/recap.js';
-import { spaceIdFor } from '../core/auth/resource.js';
-import { renderSiweMessage } from '../core/auth/siwe.js';
+import type { Attenuations } from '../core/auth/recap.js';
 import { signUcan } from '../core/auth/ucan.js';
-import { cidOfBytes } from '../core/ids/cid.js';
-import { unwrap } from '../core/result.js';
+import { delegateSession } from './fixture.js';
 
 const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 
@@ -65,34 +57,11 @@ export async function serveBenchNode(sessionAtt: (space: string) => Attenuations
   };
   try {
     const url = await listening(child);
-    const wallet = Wallet.createRandom();
-    const space = unwrap(spaceIdFor(`did:pkh:eip155:1:${wallet.address}`, 'bench')).text;
-    const cacao = (att: Attenuations, audience: string, expires: boolean) => {
-      const fields = {
-        domain: 'bench.example',
-        address: wallet.address,
-        statement: statementFor(att),
-        uri: audience,
-        chainId: 1,
-        nonce: randomUUID().replaceAll('-', ''),
-        issuedAt: new Date().toISOString(),
-        ...(expires && { expirationTime: new Date(Date.now() + 3_600_000).toISOString() }),
-        resources: [encodeRecap({ att, prf: [] })],
-      };
-      const signature = wallet.signMessageSync(renderSiweMessage(fields));
-      return encodeCacao(cacaoPayloadOfSiwe(fields), Buffer.from(signature.slice(2), 'hex'));
-    };
-    const delegate = async (bytes: Uint8Array) => {
-      const response = await fetch(`${url}/delegate`, { method: 'POST', headers: { authorization: encodeBase64UrlPadded(bytes) } });
-      if (response.status !== 200) throw new Error(`bench setup: /delegate answered ${response.status} ${await response.text()}`);
-    };
-    const hostDid = await (await fetch(`${url}/peer/generate/${encodeURIComponent(space)}`)).text();
-    await delegate(cacao({ [`${space}/space`]: { 'tinycloud.space/host': [{}] } }, hostDid, false));
-    const session = generateEd25519Key();
-    const sessionDid = didKeyFromEd25519(session.publicKey);
-    const sessionBytes = cacao(sessionAtt(space), didKeyVerificationMethod(sessionDid), true);
-    await delegate(sessionBytes);
-    const sessionCid = await cidOfBytes(sessionBytes);
+    const { space, session, sessionDid, sessionCid } = await delegateSession(
+      url,
+      async (name) => (await fetch(`${url}/peer/generate/${encodeURIComponent(name)}`)).text(),
+      sessionAtt,
+    );
     const status = `/proc/${child.pid}/status`;
     return {
       port: Number(new URL(url).port),
