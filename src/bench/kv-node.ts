@@ -45,7 +45,9 @@ function listening(child: ChildProcess): Promise<string> {
 
 export async function serveBenchNode(sessionAtt: (space: string) => Attenuations): Promise<ServedNode> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tinycloud-bench-kv-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', '0', '--address', '127.0.0.1', '--json'], {
+  // e.g. TINYCLOUD_BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the node under load.
+  const nodeFlags = (process.env.TINYCLOUD_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, CLI, 'serve', '--dir', dir, '--port', '0', '--address', '127.0.0.1', '--json'], {
     env: { ...process.env, TINYCLOUD_LOG_LEVEL: 'silent' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

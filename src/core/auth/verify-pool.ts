@@ -58,7 +58,7 @@ interface Lane {
 }
 
 /** Jobs per message: large enough to amortize messaging, small enough to spread a burst over the workers. */
-const MAX_BATCH = 64;
+const MAX_BATCH = 4;
 
 /** Workers start on the first verification, so a node opened by a CLI command never spawns one. */
 export class Ed25519VerifyPool {

@@ -12,13 +12,25 @@ import { carExportIndexes } from './migrations/003_car_export_indexes.js';
 import { kvSpaceUsage } from './migrations/004_kv_space_usage.js';
 import { epochHeads } from './migrations/005_epoch_heads.js';
 import { replayByExpiry } from './migrations/006_replay_by_expiry.js';
+import { inlineValues } from './migrations/007_inline_values.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 
 export interface MetadataDb {
   db: Kysely<Database>;
   engine: Engine;
+  /** Tell the database a write transaction committed (SQLite: keeps its WAL checkpointer running). */
+  wrote(): void;
+  /** Called with no write transaction open: room for housekeeping that must not run inside one. */
+  betweenWrites(): void;
   close(): Promise<void>;
+}
+
+interface OpenedDialect {
+  engine: Engine;
+  dialect: Dialect;
+  checkpointer?: WalCheckpointer;
 }
 
 /** Numbered migrations, applied in order at every start. Never edit a released one: add the next number. */
@@ -30,6 +42,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '004_kv_space_usage': kvSpaceUsage(engine),
     '005_epoch_heads': epochHeads(engine),
     '006_replay_by_expiry': replayByExpiry(engine),
+    '007_inline_values': inlineValues(engine),
   };
 }
 
@@ -44,7 +57,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-function sqliteDialect(url: string): Dialect {
+function sqliteDialect(url: string): OpenedDialect {
   const file = url.slice('sqlite:'.length).replace(/^\/\//, '');
   const location = file === ':memory:' ? ':memory:' : path.resolve(file);
   if (location !== ':memory:') mkdirSync(path.dirname(location), { recursive: true });
@@ -54,11 +67,22 @@ function sqliteDialect(url: string): Dialect {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  return new SqliteDialect({ database: withStatementCache(database) });
+  // Savepoints (one per writer in a group commit) journal the pages they change; in a file that was a write
+  // syscall per page, several per KV put.
+  database.pragma('temp_store = MEMORY');
+  const dialect = new SqliteDialect({ database: withStatementCache(database) });
+  if (location === ':memory:') return { engine: 'sqlite', dialect };
+  database.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+  // The checkpointer restarts the WAL from its beginning, never shrinking the file; after a restart, cut it back.
+  database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+  const checkpointHere = () => {
+    if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)');
+  };
+  return { engine: 'sqlite', dialect, checkpointer: new WalCheckpointer(location, checkpointHere) };
 }
 
-function dialectFor(url: string): { engine: Engine; dialect: Dialect } {
-  if (url.startsWith('sqlite:')) return { engine: 'sqlite', dialect: sqliteDialect(url) };
+function dialectFor(url: string): OpenedDialect {
+  if (url.startsWith('sqlite:')) return sqliteDialect(url);
   if (/^postgres(ql)?:/.test(url)) {
     pg.types.setTypeParser(20, (value: string) => Number(value));
     return { engine: 'postgres', dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) };
@@ -72,7 +96,7 @@ function dialectFor(url: string): { engine: Engine; dialect: Dialect } {
 
 /** Opens the metadata DB and applies pending migrations; fails with a message naming the database. */
 export async function openMetadataDb(url: string): Promise<MetadataDb> {
-  let opened: { engine: Engine; dialect: Dialect };
+  let opened: OpenedDialect;
   try {
     opened = dialectFor(url);
   } catch (error) {
@@ -86,11 +110,23 @@ export async function openMetadataDb(url: string): Promise<MetadataDb> {
     const { error } = await migrator.migrateToLatest();
     if (error) throw error;
   } catch (error) {
+    await opened.checkpointer?.close();
     await db.destroy().catch(() => undefined);
     const reason = error instanceof Error ? error.message : String(error);
     throw new TinyCloudError('STORAGE_UNAVAILABLE', `storage.database: cannot use ${redactUrl(url)}: ${reason || (error as { code?: string }).code}`);
   }
-  return { db, engine: opened.engine, close: () => db.destroy() };
+  const { checkpointer } = opened;
+  return {
+    db,
+    engine: opened.engine,
+    wrote: checkpointer ? () => checkpointer.wrote() : () => undefined,
+    betweenWrites: checkpointer ? () => checkpointer.betweenWrites() : () => undefined,
+    async close() {
+      // The worker's connection first: the last connection to close checkpoints and removes the WAL.
+      await checkpointer?.close();
+      await db.destroy();
+    },
+  };
 }
 
 export async function isDatabaseHealthy(metadata: MetadataDb): Promise<boolean> {

@@ -13,7 +13,11 @@ export function withStatementCache(database: BetterSqlite3.Database): SqliteData
   const statements = new LruCache<string, BetterSqlite3.Statement>(CACHED_STATEMENTS);
   return {
     close: () => database.close(),
-    prepare(sql: string): SqliteStatement {
+    prepare(text: string): SqliteStatement {
+      // Kysely opens every transaction with a deferred `begin`. Ours are all writes on the one writing
+      // connection; begun deferred, the first write upgrades a read snapshot and fails at once (SQLITE_BUSY,
+      // no busy handler) if the WAL checkpointer holds the lock. Begun immediate, it waits (busy_timeout).
+      const sql = text === 'begin' ? 'begin immediate' : text;
       const cached = statements.get(sql);
       if (cached && !cached.busy) return cached as SqliteStatement;
       const statement = database.prepare(sql);

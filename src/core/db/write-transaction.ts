@@ -42,6 +42,7 @@ async function drain(metadata: MetadataDb, queue: WriteQueue): Promise<void> {
   queue.running = true;
   try {
     while (queue.waiting.length > 0) {
+      metadata.betweenWrites();
       const group = queue.waiting.splice(0, MAX_GROUP);
       if (group.length === 1) await runAlone(metadata, group[0] as Writer);
       else await runGroup(metadata, group);
@@ -53,7 +54,9 @@ async function drain(metadata: MetadataDb, queue: WriteQueue): Promise<void> {
 
 async function runAlone(metadata: MetadataDb, writer: Writer): Promise<void> {
   try {
-    writer.resolve(await metadata.db.transaction().execute(writer.fn));
+    const value = await metadata.db.transaction().execute(writer.fn);
+    metadata.wrote();
+    writer.resolve(value);
   } catch (error) {
     writer.reject(error);
   }
@@ -85,6 +88,7 @@ async function runGroup(metadata: MetadataDb, group: Writer[]): Promise<void> {
     for (const writer of group) writer.reject(error);
     return;
   }
+  metadata.wrote();
   outcomes.forEach((outcome, index) => {
     const writer = group[index] as Writer;
     if (outcome.ok) writer.resolve(outcome.value);

@@ -47,7 +47,7 @@ export class HistoryVerifier {
   constructor(trx: Transaction<Database>, engine: Engine) {
     this.#trx = trx;
     this.#ctx = {
-      metadata: { db: trx, engine, close: async () => undefined },
+      metadata: { db: trx, engine, wrote: () => undefined, betweenWrites: () => undefined, close: async () => undefined },
       clock: () => {
         throw new Error('history checks never read the clock');
       },

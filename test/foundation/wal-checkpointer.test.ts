@@ -1,0 +1,50 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openMetadataDb } from '../../src/core/db/database.js';
+import { WAL_SIZE_LIMIT_BYTES } from '../../src/core/db/wal-checkpointer.js';
+import { writeTransaction } from '../../src/core/db/write-transaction.js';
+
+describe('SQLite WAL checkpoints on a worker thread', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tinycloud-wal-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('sustained writers never fail on the checkpointer’s lock, the WAL stays bounded, and close leaves every row in the database file', async () => {
+    const file = path.join(dir, 'caps.db');
+    const metadata = await openMetadataDb(`sqlite:${file}`);
+    const payload = new Uint8Array(3000).fill(7);
+    let largestWal = 0;
+    // ~12k rows in ~3k transactions, each reading before it writes (as a KV put does): tens of thousands of WAL
+    // frames, far past the point where the worker restarts the WAL, with writers queued the whole time.
+    const rounds = 3000;
+    const writers = 4;
+    for (let round = 0; round < rounds; round++) {
+      await Promise.all(
+        Array.from({ length: writers }, (_, i) =>
+          writeTransaction(metadata, async (trx) => {
+            await trx.selectFrom('invocation').select('id').limit(1).execute();
+            await new Promise((resolve) => setImmediate(resolve));
+            await trx
+              .insertInto('invocation')
+              .values({ id: Buffer.from(`${round}-${i}`.padEnd(34, '.')), invoker: 'did:example:alice', issued_at: round, expiry: null, facts: null, serialization: payload })
+              .execute();
+          }),
+        ),
+      );
+      if (round % 100 === 0 && existsSync(`${file}-wal`)) largestWal = Math.max(largestWal, statSync(`${file}-wal`).size);
+    }
+    await metadata.close();
+    expect(largestWal).toBeGreaterThan(0);
+    expect(largestWal).toBeLessThan(WAL_SIZE_LIMIT_BYTES);
+    // The last connection to close checkpoints everything and removes the WAL.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const reopened = await openMetadataDb(`sqlite:${file}`);
+    try {
+      const { count } = await reopened.db.selectFrom('invocation').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+      expect(Number(count)).toBe(rounds * writers);
+    } finally {
+      await reopened.close();
+    }
+  }, 120_000);
+});
