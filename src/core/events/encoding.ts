@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { encode as cborEncode } from 'cborg';
-import { CID, DAG_CBOR_CODEC, RAW_CODEC, cidOfBytes, cidOfDigest } from '../ids/cid.js';
+import { blake3Sync } from '../ids/blake3.js';
+import { CID, DAG_CBOR_CODEC, RAW_CODEC, cidOfDigest } from '../ids/cid.js';
 
 /**
  * DAG-CBOR with maps written in insertion order. The reference node hashes epochs and ops as Rust structs,
@@ -33,8 +34,9 @@ export function encodeKvOp(op: KvOp): Uint8Array {
   return encodeInDeclarationOrder(new Map<string, unknown>([['key', op.key], ['version', op.version]]));
 }
 
-export async function kvOpCid(op: KvOp): Promise<CID> {
-  return cidOfBytes(encodeKvOp(op), DAG_CBOR_CODEC);
+/** An op is a few hundred bytes: hashed synchronously, without a promise per hash. */
+export function kvOpCid(op: KvOp): CID {
+  return cidOfDigest(blake3Sync(encodeKvOp(op)), DAG_CBOR_CODEC);
 }
 
 /** An epoch's `events` entry: a bare event CID, or `[invocation CID, op CIDs…]` for an invocation with KV ops. */

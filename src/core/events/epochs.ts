@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
-import { blake3 } from '../ids/blake3.js';
+import { prepared } from '../db/prepared.js';
+import { blake3Sync } from '../ids/blake3.js';
 import { CID, DAG_CBOR_CODEC, cidOfDigest, multihashOfDigest } from '../ids/cid.js';
 import type { Database } from '../db/schema.js';
 import { encodeEpoch, eventCid, kvOpCid, type EpochEventEntry, type KvOp } from './encoding.js';
@@ -28,20 +29,28 @@ export interface AppendedEpoch {
 const digestOf = (multihash: Uint8Array): Uint8Array => multihash.subarray(2);
 
 export async function epochEntries(events: EventInput[]): Promise<EpochEventEntry[]> {
-  return Promise.all(
-    events.map(async (event) => {
-      const cid = eventCid(digestOf(event.multihash));
-      if (!event.ops?.length) return cid;
-      return [cid, ...(await Promise.all(event.ops.map(kvOpCid)))];
-    }),
-  );
+  return events.map((event) => {
+    const cid = eventCid(digestOf(event.multihash));
+    if (!event.ops?.length) return cid;
+    return [cid, ...event.ops.map(kvOpCid)];
+  });
 }
+
+// Every write runs these: compiled once (db/prepared.ts).
+// `epoch_head` is kept by triggers on every insert into `epoch` and `epoch_order` (migration 005).
+const headsQuery = prepared((db, space: string) => db.selectFrom('epoch_head').select('epoch').where('space', '=', space).orderBy('epoch'));
+const lastSeqQuery = prepared((db, space: string) => db.selectFrom('epoch').select((eb) => eb.fn.max('seq').as('seq')).where('space', '=', space));
+const insertEpoch = prepared((db, id: Uint8Array, space: string, seq: number) => db.insertInto('epoch').values({ id, space, seq }));
+const insertEpochOrder = prepared((db, parent: Uint8Array, child: Uint8Array, space: string) =>
+  db.insertInto('epoch_order').values({ parent, child, space }),
+);
+const insertEventOrder = prepared((db, event: Uint8Array, space: string, seq: number, epoch: Uint8Array, epochSeq: number, kind: string) =>
+  db.insertInto('event_order').values({ event, space, seq, epoch, epoch_seq: epochSeq, kind }),
+);
 
 /** Epochs of a space that no later epoch names as parent. */
 export async function headEpochs(trx: Transaction<Database>, space: string): Promise<Uint8Array[]> {
-  // `epoch_head` is kept by triggers on every insert into `epoch` and `epoch_order` (migration 005).
-  const rows = await trx.selectFrom('epoch_head').select('epoch').where('space', '=', space).orderBy('epoch').execute();
-  return rows.map((r) => new Uint8Array(r.epoch));
+  return (await headsQuery(trx, space)).rows.map((r) => new Uint8Array(r.epoch));
 }
 
 /**
@@ -51,24 +60,18 @@ export async function headEpochs(trx: Transaction<Database>, space: string): Pro
  */
 export async function appendEpoch(trx: Transaction<Database>, space: string, events: EventInput[]): Promise<AppendedEpoch> {
   const parents = await headEpochs(trx, space);
-  const last = await trx.selectFrom('epoch').select((eb) => eb.fn.max('seq').as('seq')).where('space', '=', space).executeTakeFirst();
+  const [last] = (await lastSeqQuery(trx, space)).rows;
   const seq = last?.seq === null || last?.seq === undefined ? 0 : Number(last.seq) + 1;
 
   const parentCids = parents.map((p) => cidOfDigest(digestOf(p), DAG_CBOR_CODEC));
   const bytes = encodeEpoch(parentCids, await epochEntries(events));
-  const digest = await blake3(bytes);
+  // An epoch is a few hundred bytes: hashed synchronously, without a promise.
+  const digest = blake3Sync(bytes);
   const epoch = multihashOfDigest(digest);
 
-  await trx.insertInto('epoch').values({ id: epoch, space, seq }).execute();
-  for (const parent of parents) {
-    await trx.insertInto('epoch_order').values({ parent, child: epoch, space }).execute();
-  }
+  await insertEpoch(trx, epoch, space, seq);
+  for (const parent of parents) await insertEpochOrder(trx, parent, epoch, space);
   const eventSeqs = events.map((_, index) => index);
-  if (events.length > 0) {
-    await trx
-      .insertInto('event_order')
-      .values(events.map((event, index) => ({ event: event.multihash, space, seq, epoch, epoch_seq: index, kind: event.kind })))
-      .execute();
-  }
+  for (const [index, event] of events.entries()) await insertEventOrder(trx, event.multihash, space, seq, epoch, index, event.kind);
   return { epoch, cid: cidOfDigest(digest, DAG_CBOR_CODEC), bytes, seq, eventSeqs };
 }
