@@ -24,6 +24,8 @@ export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 const TICK_MS = 25;
 const RESTART_FRAMES = 4_096;
+/** Frames the writing connection may have to copy itself when it catches the WAL up. */
+const LEFT_FRAMES = 256;
 const IDLE_MS = 10_000;
 
 // Plain JavaScript, so the worker runs the same from the TypeScript sources (tests) and from dist.
@@ -32,11 +34,17 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 let stopped = false;
+let asked = false;
 function tick() {
   if (stopped) return;
   try {
-    const { log } = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    if (log >= workerData.restartFrames) parentPort.postMessage('restart');
+    const { log, checkpointed } = db.pragma('wal_checkpoint(PASSIVE)')[0];
+    // Ask once per long WAL, and only when little is left to copy: the writer does that part on its own thread.
+    if (log < workerData.restartFrames) asked = false;
+    else if (!asked && log - checkpointed <= workerData.leftFrames) {
+      asked = true;
+      parentPort.postMessage('restart');
+    }
   } catch {
     // Retried on the next tick (a full disk, say); the main connection's backstop still applies.
   }
@@ -82,7 +90,7 @@ export class WalCheckpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { driver, file: this.file, tickMs: TICK_MS, restartFrames: RESTART_FRAMES },
+      workerData: { driver, file: this.file, tickMs: TICK_MS, restartFrames: RESTART_FRAMES, leftFrames: LEFT_FRAMES },
     });
     worker.unref();
     worker.on('message', (message) => {
