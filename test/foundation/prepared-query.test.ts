@@ -29,6 +29,25 @@ describe('prepared queries', () => {
     expect((await spaceAt(metadata.db, 'tinycloud:key:z6Mkprepared:none')).rows).toEqual([]);
   });
 
+  it('outside a transaction never see the rows of one still open on the same connection, nor its rollback', async () => {
+    let inside!: () => void;
+    const insideReached = new Promise<void>((resolve) => (inside = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const failing = metadata.db.transaction().execute(async (trx) => {
+      await insertSpace(trx, 'tinycloud:key:z6Mkprepared:uncommitted', 3);
+      inside();
+      await finished;
+      throw new Error('rolled back');
+    });
+    await insideReached;
+    // Issued while the transaction holds the connection: it waits for it, then sees the rollback.
+    const outside = spaceAt(metadata.db, 'tinycloud:key:z6Mkprepared:uncommitted');
+    finish();
+    await expect(failing).rejects.toThrow('rolled back');
+    expect((await outside).rows).toEqual([]);
+  });
+
   it('refuse a builder that does not bind every argument as a value', async () => {
     const broken = prepared((db, id: string, _unused: string) => db.selectFrom('space').select('id').where('id', '=', id));
     await expect(async () => broken(metadata.db, 'x', 'y')).rejects.toThrow(/argument 1 is not a bound value/);

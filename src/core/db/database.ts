@@ -14,6 +14,7 @@ import { epochHeads } from './migrations/005_epoch_heads.js';
 import { replayByExpiry } from './migrations/006_replay_by_expiry.js';
 import { inlineValues } from './migrations/007_inline_values.js';
 import type { Database } from './schema.js';
+import { runPreparedDirectly, type DirectSqlite } from './prepared.js';
 import { withStatementCache } from './statement-cache.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 
@@ -31,6 +32,7 @@ interface OpenedDialect {
   engine: Engine;
   dialect: Dialect;
   checkpointer?: WalCheckpointer;
+  direct?: DirectSqlite;
 }
 
 /** Numbered migrations, applied in order at every start. Never edit a released one: add the next number. */
@@ -70,15 +72,22 @@ function sqliteDialect(url: string): OpenedDialect {
   // Savepoints (one per writer in a group commit) journal the pages they change; in a file that was a write
   // syscall per page, several per KV put.
   database.pragma('temp_store = MEMORY');
-  const dialect = new SqliteDialect({ database: withStatementCache(database) });
-  if (location === ':memory:') return { engine: 'sqlite', dialect };
+  const cached = withStatementCache(database);
+  const dialect = new SqliteDialect({ database: cached });
+  const direct: DirectSqlite = {
+    prepare: (text) => cached.prepare(text),
+    get inTransaction() {
+      return database.inTransaction;
+    },
+  };
+  if (location === ':memory:') return { engine: 'sqlite', dialect, direct };
   database.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   // The checkpointer restarts the WAL from its beginning, never shrinking the file; after a restart, cut it back.
   database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   const checkpointHere = () => {
     if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)');
   };
-  return { engine: 'sqlite', dialect, checkpointer: new WalCheckpointer(location, checkpointHere) };
+  return { engine: 'sqlite', dialect, direct, checkpointer: new WalCheckpointer(location, checkpointHere) };
 }
 
 function dialectFor(url: string): OpenedDialect {
@@ -115,7 +124,8 @@ export async function openMetadataDb(url: string): Promise<MetadataDb> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new TinyCloudError('STORAGE_UNAVAILABLE', `storage.database: cannot use ${redactUrl(url)}: ${reason || (error as { code?: string }).code}`);
   }
-  const { checkpointer } = opened;
+  const { checkpointer, direct } = opened;
+  if (direct) runPreparedDirectly(db, direct);
   return {
     db,
     engine: opened.engine,
