@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 import type { Caveat } from '../types.js';
 
@@ -78,6 +79,18 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.set(key, value);
 }
 
+// Asked on every invocation (of the cached ancestry, one or a few ids): compiled once per list length.
+const MAX_COMPILED_IDS = 8;
+const revokedQueries = Array.from({ length: MAX_COMPILED_IDS + 1 }, (_, n) =>
+  prepared((db, ...ids: Uint8Array[]) => db.selectFrom('revocation').select('revoked').where('revoked', 'in', ids.slice(0, n))),
+);
+
+async function revokedAmong(db: Kysely<Database>, ids: Uint8Array[]): Promise<{ revoked: Uint8Array }[]> {
+  if (ids.length === 0) return [];
+  if (ids.length <= MAX_COMPILED_IDS) return (await revokedQueries[ids.length]!(db, ...ids)).rows;
+  return db.selectFrom('revocation').select('revoked').where('revoked', 'in', ids).execute();
+}
+
 /**
  * Every cited parent with its whole ancestry and revocation state, in ONE statement: for parents seen before,
  * a look-up of revocations of the cached ancestry; otherwise a recursive CTE over `parent_delegation` that also
@@ -92,7 +105,7 @@ export async function loadLineages(db: Kysely<Database>, parents: readonly Uint8
   if (cached.every((c): c is Structure => c !== undefined)) {
     const ids = new Map<string, Uint8Array>();
     for (const structure of cached) for (const node of structure.nodes) ids.set(idKey(node.id), node.id);
-    const rows = await db.selectFrom('revocation').select('revoked').where('revoked', 'in', [...ids.values()]).execute();
+    const rows = await revokedAmong(db, [...ids.values()]);
     const revoked = new Set(rows.map((r) => idKey(r.revoked)));
     for (const structure of cached) {
       const mark = (n: Omit<ChainNode, 'revoked'>): ChainNode => ({ ...n, revoked: revoked.has(idKey(n.id)) });
