@@ -168,6 +168,25 @@ export function describeBlockStoreContract(driver: string, openStore: OpenStore)
       expect(await stagingFiles()).toEqual([]);
     });
 
+    it('hands over small content held in memory whole, without persisting it, and nothing else', async () => {
+      const space = freshSpace();
+      const bytes = randomBytes(5000);
+      const staged = await store.stage(space, chunked(bytes, 1000));
+      const whole = staged.inlineBytes(bytes.length);
+      if (staging === 'Memory') expectSameBytes(Buffer.from(whole!), bytes);
+      else expect(whole).toBeUndefined();
+      expect(staged.inlineBytes(bytes.length - 1)).toBeUndefined();
+      const single = await store.stage(space, chunked(bytes, bytes.length));
+      if (staging === 'Memory') expect(single.inlineBytes(bytes.length)!.buffer).toBe(bytes.buffer);
+      // No byte ever arrived, so even FileSystem staging opened no file.
+      const empty = await store.stage(space, chunked(new Uint8Array(0)));
+      expect(empty.inlineBytes(0)?.length).toBe(0);
+      for (const s of [staged, single, empty]) await s.discard();
+      expect(staged.inlineBytes(bytes.length)).toBeUndefined();
+      expect(await store.has(space, staged.digest)).toBe(false);
+      expect(await stagingFiles()).toEqual([]);
+    });
+
     it('discarding a staged block leaves nothing behind', async () => {
       const space = freshSpace();
       const staged = await store.stage(space, chunked(randomBytes(9 * MiB)));

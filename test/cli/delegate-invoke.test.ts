@@ -126,7 +126,10 @@ describe('alice and her space', () => {
 
     const head = await cli(['invoke', 'kv', 'head', 'photos/a.jpg', '--node', node.url, '--json']);
     expect(head.exitCode).toBe(0);
-    expect(json(head.stdout)).toMatchObject({ key: 'photos/a.jpg', contentType: 'image/jpeg' });
+    expect(json(head.stdout)).toMatchObject({ key: 'photos/a.jpg', size: photo.length, contentType: 'image/jpeg' });
+    // A head answer has no body (Content-Length 0): the size shown is the stored one.
+    const piped = await cli(['invoke', 'kv', 'head', 'photos/a.jpg', '--node', node.url]);
+    expect(text(piped.stdout).split('\n')).toContain(`size\t${photo.length}`);
 
     const versions = await cli(['invoke', 'kv', 'versions', 'photos/a.jpg', '--node', node.url, '--json']);
     expect(versions.exitCode).toBe(0);

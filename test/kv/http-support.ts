@@ -7,10 +7,14 @@ import type { Driver } from './support.js';
 
 export const ADMIN_SECRET = 'correct horse battery staple';
 
-/** A node over real HTTP on the given block store driver, with the admin routes enabled. */
-export async function startKvNode(driver: Driver, clock: TestClock, s3?: S3TestServer, env: Record<string, string> = {}): Promise<TestNode> {
+/**
+ * A node over real HTTP on the given block store driver, with the admin routes enabled; over `dataDir` when given
+ * (an initialised data dir, kept when the node is destroyed), else a fresh one.
+ */
+export async function startKvNode(driver: Driver, clock: TestClock, s3?: S3TestServer, env: Record<string, string> = {}, dataDir?: string): Promise<TestNode> {
   return startTestNode({
     clock: clock.read,
+    ...(dataDir !== undefined && { dataDir }),
     env: {
       TINYCLOUD_ADMIN_SECRET: ADMIN_SECRET,
       ...(driver === 'S3' && {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { didKeyFromEd25519, generateEd25519Key } from '../../src/core/auth/index.js';
 import { blake3 } from '../../src/core/ids/blake3.js';
-import { VERSION_HEADER, etagOf, type VersionDescription } from '../../src/core/services/kv/index.js';
+import { SIZE_HEADER, VERSION_HEADER, etagOf, type VersionDescription } from '../../src/core/services/kv/index.js';
 import { startS3Server, type S3TestServer } from '../support/s3-server.js';
 import { bodyOf, chunks, failure, invocation, jsonOf, multipartBody, openCoreKv, type CoreKv, type Driver } from './support.js';
 
@@ -89,6 +89,7 @@ describe.each<Driver>(['Local', 'S3'])('KV service on %s blocks', (driver) => {
     expect(response.body).toBeUndefined();
     expect(response.headers).toMatchObject({ 'x-tinycloud-meta-color': 'blue' });
     expect(response.headers['content-length']).toBeUndefined();
+    expect(response.headers[SIZE_HEADER]).toBe('3');
     const missing = await failure(get('meta/nope'));
     expect([missing.status, missing.message]).toEqual([404, 'No Such Key: meta/nope']);
   });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeUcanEnvelope, type Ed25519KeyPair, type UcanEnvelope } from '../../src/core/auth/index.js';
-import { openBlockStore, type BlockStore } from '../../src/core/blocks/index.js';
+import { openBlockStore, type BlockStore, type StagingMode } from '../../src/core/blocks/index.js';
 import { openMetadataDb, type MetadataDb } from '../../src/core/db/database.js';
 import { TinyCloudError } from '../../src/core/errors.js';
 import { signUcan } from '../../src/core/auth/ucan.js';
@@ -24,20 +24,25 @@ export interface CoreKv {
   close(): Promise<void>;
 }
 
-/** A KV service over a real metadata DB (SQLite unless `database` names another) and a real block store (local disk, or the given S3 server). */
+/**
+ * A KV service over a real metadata DB (SQLite unless `database` names another) and a real block store (local
+ * disk, or the given S3 server). Bodies are staged to files unless `staging` says `Memory` (what a node does by
+ * default, and the only way small values are stored inline).
+ */
 export async function openCoreKv(
   driver: Driver,
-  options: { limit?: number | null; s3?: S3TestServer; bucket?: string; database?: string } = {},
+  options: { limit?: number | null; s3?: S3TestServer; bucket?: string; database?: string; staging?: StagingMode } = {},
 ): Promise<CoreKv> {
   const dir = tempDir('tinycloud-kv-');
   const blockDir = join(dir, 'blocks');
   const stagingDir = join(dir, 'staging');
   await mkdir(stagingDir, { recursive: true });
   const metadata = await openMetadataDb(options.database ?? `sqlite:${join(dir, 'caps.db')}`);
+  const staging = { staging: options.staging ?? 'FileSystem', stagingDir };
   const blocks =
     driver === 'Local'
-      ? await openBlockStore({ type: 'Local', path: blockDir }, { staging: 'FileSystem', stagingDir })
-      : await openBlockStore({ type: 'S3', bucket: options.bucket ?? options.s3!.bucket, endpoint: options.s3!.endpoint }, { staging: 'FileSystem', stagingDir });
+      ? await openBlockStore({ type: 'Local', path: blockDir }, staging)
+      : await openBlockStore({ type: 'S3', bucket: options.bucket ?? options.s3!.bucket, endpoint: options.s3!.endpoint }, staging);
   const kv = new KvService({ metadata, blocks, storageLimit: options.limit ?? null, cursorKey: randomBytes(32) });
   const signed = new SignedKvUrls({ metadata, blocks, ticketKey: randomBytes(32) });
   return {

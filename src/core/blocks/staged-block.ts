@@ -1,5 +1,5 @@
 import { TinyCloudError } from '../errors.js';
-import { releaseContent, type StagedContent } from './staging.js';
+import { heldBytes, releaseContent, type StagedContent } from './staging.js';
 import type { PutResult, StagedBlock } from './store.js';
 
 /**
@@ -28,6 +28,9 @@ export function stagedBlock(
       if (persisted || discarded) return;
       discarded = true;
       await releaseContent(content);
+    },
+    inlineBytes(max) {
+      return persisted || discarded ? undefined : heldBytes(content, max);
     },
   };
 }

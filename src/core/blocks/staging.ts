@@ -127,6 +127,13 @@ export async function stageContent(
   }
 }
 
+/** Content held in memory of at most `max` bytes, as one array: the chunk itself when there is only one. */
+export function heldBytes(content: StagedContent, max: number): Uint8Array | undefined {
+  const { chunks, size } = content;
+  if (!chunks || size > max) return undefined;
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}
+
 export async function releaseContent(content: StagedContent): Promise<void> {
   content.chunks = undefined;
   if (content.file) await rm(content.file, { force: true });

@@ -48,6 +48,12 @@ export interface StagedBlock extends BlockRef {
   persist(): Promise<PutResult>;
   /** Release the staged bytes. A no-op after `persist()` or a previous `discard()`. */
   discard(): Promise<void>;
+  /**
+   * The whole content, when it is held in memory and at most `max` bytes: for a caller that stores small
+   * content elsewhere instead of persisting it. Undefined otherwise (staged to a file, larger, already
+   * persisted or discarded). Not a copy when the body arrived in one chunk, so the caller must not modify it.
+   */
+  inlineBytes(max: number): Uint8Array | undefined;
 }
 
 /** Blocks up to this size may be read whole with `readSmall`. */

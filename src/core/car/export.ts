@@ -10,6 +10,7 @@ import { encodeEpoch, encodeKvOp, headEpochs, type EpochEventEntry, type KvOp } 
 import { blake3HexOf } from '../ids/blake3.js';
 import { CID, parseCid } from '../ids/cid.js';
 import { unwrap } from '../result.js';
+import { openValue } from '../services/kv/content.js';
 import type { SqlService } from '../services/sql/index.js';
 import { NODE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import {
@@ -145,20 +146,20 @@ export class SpaceExport implements AsyncIterable<Uint8Array> {
     }
 
     for await (const blob of blobsOf(db, space, after)) {
-      const body = await this.#source.blocks.get(space, blob.digest);
+      const body = await openValue(this.#source.blocks, { space, ...blob });
       const cid = blobCid(blob.digest);
       if (!body) throw new TinyCloudError('INTERNAL', `Content ${cidText(cid)} of ${space} is missing from the block store`);
       out.raw(sectionHead(cid, blob.size));
       let streamed = 0;
       try {
-        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of body instanceof Uint8Array ? [body] : (body as AsyncIterable<Uint8Array>)) {
           streamed += chunk.length;
           if (streamed > blob.size) break;
           out.raw(chunk);
           yield* out.drain();
         }
       } finally {
-        body.destroy();
+        if (!(body instanceof Uint8Array)) body.destroy();
       }
       if (streamed !== blob.size) {
         throw new TinyCloudError('INTERNAL', `Content ${cidText(cid)} of ${space}: the block store holds ${streamed} bytes, the index says ${blob.size}`);
@@ -316,13 +317,17 @@ function blobQuery(db: Db, space: string, after: number) {
   return query.groupBy('w.value');
 }
 
-async function* blobsOf(db: Db, space: string, after: number): AsyncGenerator<{ digest: Uint8Array; size: number }> {
+/** Content to export in digest order, with its bytes when they are stored inline (at most PAGE × 16 KiB a page). */
+async function* blobsOf(db: Db, space: string, after: number): AsyncGenerator<{ digest: Uint8Array; size: number; inline?: Uint8Array }> {
   let last: Uint8Array | undefined;
   for (;;) {
-    let query = db.selectFrom(blobQuery(db, space, after).as('b')).select(['b.digest', 'b.size']);
+    let query = db
+      .selectFrom(blobQuery(db, space, after).as('b'))
+      .leftJoin('block', (join) => join.on('block.space', '=', space).onRef('block.digest', '=', 'b.digest'))
+      .select(['b.digest', 'b.size', 'block.inline']);
     if (last) query = query.where('b.digest', '>', last);
     const rows = await query.orderBy('b.digest').limit(PAGE).execute();
-    for (const row of rows) yield { digest: bytesOf(row.digest), size: Number(row.size) };
+    for (const row of rows) yield { digest: bytesOf(row.digest), size: Number(row.size), ...(row.inline && { inline: row.inline }) };
     if (rows.length < PAGE) return;
     last = bytesOf(rows[rows.length - 1]!.digest);
   }

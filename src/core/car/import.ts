@@ -13,6 +13,7 @@ import { TinyCloudError } from '../errors.js';
 import { headEpochs } from '../events/index.js';
 import { blake3HexOf, createBlake3Hasher } from '../ids/blake3.js';
 import { CID, DAG_CBOR_CODEC, RAW_CODEC } from '../ids/cid.js';
+import { INLINE_VALUE_BYTES, blockRow, holdsValue } from '../services/kv/content.js';
 import { applyCurrent, recordBlock } from '../services/kv/store.js';
 import type { SqlService } from '../services/sql/index.js';
 import type { CarProgress } from './export.js';
@@ -319,11 +320,16 @@ async function stage(
     if (previous && Buffer.compare(previous, digest) >= 0) throw invalid(`content block ${text} (#${head.index}) is out of order (content comes sorted by digest)`, { cid: text });
     previous = digest;
     if (!staging.isWritten(digest)) throw invalid(`content block ${text} (#${head.index}): no write in the file refers to it`, { cid: text });
-    const present = await db.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest).executeTakeFirst();
-    if (present && (await store.has(space, digest))) {
+    const row = await blockRow(db, space, digest);
+    if (row && (row.inline !== undefined || (await store.has(space, digest)))) {
       const hasher = await createBlake3Hasher();
       for await (const piece of reader.pieces()) hasher.update(piece);
       if (hex(hasher.digest()) !== hex(digest)) throw invalid(`content block ${text} (#${head.index}): its bytes do not hash to its CID`, { cid: text });
+    } else if (!row && head.length <= INLINE_VALUE_BYTES) {
+      // Small content goes where a put would put it: its block row, written by the replay's transaction.
+      const bytes = await reader.body(INLINE_VALUE_BYTES);
+      if ((await blake3HexOf(bytes)) !== hex(digest)) throw invalid(`content block ${text} (#${head.index}): its bytes do not hash to its CID`, { cid: text });
+      staging.addContent(digest, bytes);
     } else {
       const staged = await store.stage(space, reader.pieces(), { maxBytes: head.length });
       if (hex(staged.digest) !== hex(digest)) {
@@ -369,9 +375,8 @@ async function stage(
 
   // Every write's content is in the file or already on this node.
   for (const digest of staging.writtenDigests()) {
-    if (blobs.has(hex(digest))) continue;
-    const row = await db.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest).executeTakeFirst();
-    if (row && (await store.has(space, digest))) continue;
+    if (blobs.has(hex(digest)) || staging.content(digest)) continue;
+    if (await holdsValue(db, store, space, digest)) continue;
     const writer = staging.writerOf(digest)!;
     throw invalid(
       `op ${cidText(CID.decode(writer.cid))} writes ${JSON.stringify(writer.key)} with content ${cidText(blobCid(digest))}, which is neither in the file nor on this node`,
@@ -532,7 +537,7 @@ class Replay {
           .values({ space, key: op.key, invocation: env.multihash, seq: epoch.seq, epoch: epoch.id, epoch_seq: pos, value: op.value, size, metadata, writer: env.info.delegator, written_at: at })
           .execute();
         await applyCurrent(trx, { space, key: op.key, ...position, value: op.value, size, metadata, deleted: false });
-        if (await recordBlock(trx, space, op.value, size, at)) {
+        if (await recordBlock(trx, space, op.value, size, at, this.staging.content(op.value) ?? null)) {
           this.#added.blobs++;
           this.#added.blobBytes += size;
         }
@@ -565,8 +570,10 @@ class Replay {
   async #contentSize(digest: Uint8Array): Promise<number> {
     const staged = this.blobs.get(hex(digest));
     if (staged) return staged.size;
-    const row = await this.trx.selectFrom('block').select('size').where('space', '=', this.space).where('digest', '=', digest).executeTakeFirst();
-    if (row) return Number(row.size);
+    const held = this.staging.content(digest);
+    if (held) return held.length;
+    const row = await blockRow(this.trx, this.space, digest);
+    if (row) return row.size;
     const size = await this.store.size(this.space, digest);
     if (size === undefined) throw invalid(`content ${cidText(blobCid(digest))} is neither in the file nor on this node`);
     return size;

@@ -30,8 +30,9 @@ export interface StagedOp {
 const MULTIHASH = 34;
 
 /**
- * Everything of an import but the content blobs, held in a temporary SQLite file while the CAR streams in, so
- * memory stays flat however long the history is. Deleted on `close()`.
+ * Everything of an import but the content blobs stored as blocks, held in a temporary SQLite file while the CAR
+ * streams in, so memory stays flat however long the history is: small content (the bytes the replay stores in
+ * its block rows) is held here too. Deleted on `close()`.
  */
 export class ImportStaging {
   readonly #db: SqliteDatabase.Database;
@@ -41,6 +42,8 @@ export class ImportStaging {
   readonly #insertEntry: SqliteDatabase.Statement;
   readonly #insertOp: SqliteDatabase.Statement;
   readonly #insertParent: SqliteDatabase.Statement;
+  readonly #insertContent: SqliteDatabase.Statement;
+  readonly #selectContent: SqliteDatabase.Statement;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -58,11 +61,14 @@ export class ImportStaging {
       create index op_value on op (value);
       create table parent (parent blob not null);
       create index parent_parent on parent (parent);
+      create table content (digest blob primary key, bytes blob not null);
     `);
     this.#insertEvent = this.#db.prepare('insert into event (id, kind, bytes, at, proof) values (?, ?, ?, ?, ?)');
     this.#insertEpoch = this.#db.prepare('insert into epoch (idx, id, seq, parents) values (?, ?, ?, ?)');
     this.#insertEntry = this.#db.prepare('insert into entry (epoch, pos, event, kind, at) values (?, ?, ?, ?, ?)');
     this.#insertParent = this.#db.prepare('insert into parent (parent) values (?)');
+    this.#insertContent = this.#db.prepare('insert into content (digest, bytes) values (?, ?)');
+    this.#selectContent = this.#db.prepare('select bytes from content where digest = ?');
     this.#insertOp = this.#db.prepare(
       'insert into op (epoch, pos, n, cid, kind, key, value, metadata, version_seq, version_invocation, version_epoch_seq) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -157,6 +163,17 @@ export class ImportStaging {
       .prepare('select cid, kind, key, value, metadata, version_seq, version_invocation, version_epoch_seq from op where epoch = ? and pos = ? order by n')
       .all(epoch, pos) as OpRow[];
     return rows.map(toStaged);
+  }
+
+  /** Hold small content (already checked against its digest) until the replay stores it. */
+  addContent(digest: Uint8Array, bytes: Uint8Array): void {
+    this.#insertContent.run(digest, bytes);
+  }
+
+  /** Small content held by `addContent`, or undefined. */
+  content(digest: Uint8Array): Uint8Array | undefined {
+    const row = this.#selectContent.get(digest) as { bytes: Buffer } | undefined;
+    return row?.bytes;
   }
 
   /** Whether a staged write refers to this content digest. */

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { SpaceId } from '../auth/resource.js';
 import { encodeKvPath, invocationAtt } from './capabilities.js';
 import { KV_ABILITIES } from '../services/kv/abilities.js';
+import { SIZE_HEADER } from '../services/kv/headers.js';
 import { ClientError } from './errors.js';
 import { drain, headerText } from './http.js';
 import type { Invoker } from './invoker.js';
@@ -13,7 +14,7 @@ export const KV = KV_ABILITIES;
 /** What a node says about a stored value (get and head). */
 export interface KvObjectInfo {
   readonly key: string;
-  /** Bytes, when the node sent `Content-Length`. */
+  /** Bytes, when the node reports them (`x-tinycloud-content-length`, or a get's `Content-Length`). */
   readonly size: number | null;
   /** `"blake3-<hex>"`, quotes included (WIRE §0). */
   readonly etag: string | null;
@@ -63,8 +64,9 @@ export interface PutOptions {
 
 const PAGE = 1000;
 
-function objectInfo(key: string, headers: IncomingHttpHeaders): KvObjectInfo {
-  const length = headerText(headers, 'content-length');
+/** `withBody`: the answer carries the value, so its Content-Length is the size (a head answer's is 0). */
+function objectInfo(key: string, headers: IncomingHttpHeaders, withBody: boolean): KvObjectInfo {
+  const length = headerText(headers, SIZE_HEADER) ?? (withBody ? headerText(headers, 'content-length') : undefined);
   const metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith('x-tinycloud-meta-') && value !== undefined) metadata[name.slice('x-tinycloud-meta-'.length)] = String(value);
@@ -119,13 +121,13 @@ export class KvClient {
   /** The value as a stream (read it to the end, or destroy it), with what the node says about it. */
   async get(key: string): Promise<{ info: KvObjectInfo; body: Readable }> {
     const response = await this.#invoke(KV.get, key, 'get');
-    return { info: objectInfo(key, response.headers), body: response.body };
+    return { info: objectInfo(key, response.headers, true), body: response.body };
   }
 
   async head(key: string): Promise<KvObjectInfo> {
     const response = await this.#invoke(KV.metadata, key, 'head');
     drain(response.body);
-    return objectInfo(key, response.headers);
+    return objectInfo(key, response.headers, false);
   }
 
   async del(key: string): Promise<KvDeleteResult> {

@@ -144,6 +144,8 @@ export interface BlockTable {
   digest: Bytes;
   size: Int;
   created_at: number;
+  /** The content itself when it is small enough to live here (migration 007); null: it is in the block store. */
+  inline: ColumnType<Bytes | null, Bytes | null | undefined, Bytes | null>;
 }
 
 export interface InvocationReplayTable {

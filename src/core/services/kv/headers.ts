@@ -6,6 +6,11 @@ export type HeaderBag = Readonly<Record<string, string | string[] | undefined>>;
 /** The object headers a put stores and a get returns (WIRE §4), besides `x-tinycloud-meta-*`. */
 export const STORED_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-disposition'] as const;
 export const META_PREFIX = 'x-tinycloud-meta-';
+/**
+ * The stored size of a value, on get and metadata answers: a metadata answer has no body, so its
+ * `Content-Length` is 0 and cannot say it.
+ */
+export const SIZE_HEADER = 'x-tinycloud-content-length';
 /** Stored headers of one object, names and values together. Larger sets are refused with 400. */
 export const MAX_METADATA_BYTES = 8 * 1024;
 

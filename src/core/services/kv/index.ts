@@ -4,6 +4,7 @@ export { SignedKvUrls, MAX_TICKET_TTL_SECONDS, parseRange, type SignedUrl, type 
 export { Quotas, type SpaceUsage } from './quota.js';
 export { KvReader, compareEpochPosition, type CurrentEntry, type KeyVersion, type EpochPosition } from './store.js';
 export { MAX_KEY_LENGTH, checkKey } from './keys.js';
-export { etagOf, type HeaderBag } from './headers.js';
+export { SIZE_HEADER, etagOf, type HeaderBag } from './headers.js';
+export { INLINE_VALUE_BYTES } from './content.js';
 export { readMultipart, multipartBoundary, type MultipartPart } from './multipart.js';
 export type { KvInvocation, KvRequest, KvResponse } from './types.js';

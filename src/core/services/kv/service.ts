@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
 import { canonicalAbility } from '../../auth/abilities.js';
 import type { TinyCloudResource } from '../../auth/resource.js';
-import { SMALL_BLOCK_BYTES, type BlockSource, type BlockStore, type StagedBlock } from '../../blocks/store.js';
+import type { BlockSource, BlockStore, StagedBlock } from '../../blocks/store.js';
 import type { MetadataDb } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
@@ -10,6 +10,7 @@ import { writeTransaction } from '../../db/write-transaction.js';
 import { TinyCloudError } from '../../errors.js';
 import { appendEpoch, eventCid, type KvOp } from '../../events/index.js';
 import { DAG_CBOR_CODEC, cidOfDigest, cidToBase32, parseCid } from '../../ids/cid.js';
+import { INLINE_VALUE_BYTES, openValue, type StoredValue } from './content.js';
 import { ListCursors } from './cursor.js';
 import {
   etagOf,
@@ -18,6 +19,7 @@ import {
   objectResponseHeaders,
   parseEntityTags,
   parseMetadata,
+  SIZE_HEADER,
   tagsMatch,
   type HeaderBag,
 } from './headers.js';
@@ -25,7 +27,7 @@ import { KeyedLock } from './keyed-lock.js';
 import { checkKey, checkPrefix } from './keys.js';
 import { multipartBoundary, readMultipart } from './multipart.js';
 import { Quotas, quotaExhausted, quotaWouldExceed, type SpaceUsage } from './quota.js';
-import { KvReader, applyCurrent, recordBlock, type CurrentEntry, type EpochPosition, type KeyVersion } from './store.js';
+import { KvReader, applyCurrent, blockKnownQuery, recordBlock, type CurrentEntry, type EpochPosition, type KeyVersion } from './store.js';
 import type { KvInvocation, KvRequest, KvResponse } from './types.js';
 
 import { KV_ABILITIES } from './abilities.js';
@@ -189,16 +191,13 @@ export class KvService {
     if (ifNoneMatch !== undefined && weakMatch(parseEntityTags(ifNoneMatch, 'If-None-Match'), etag)) {
       return { status: 304, headers: common };
     }
-    const response = { ...objectResponseHeaders(parseMetadata(entry.metadata)), ...common };
-    // The answer to metadata has an empty body, so its Content-Length is 0, not the object's size.
+    const response: Record<string, string> = { ...objectResponseHeaders(parseMetadata(entry.metadata)), ...common, [SIZE_HEADER]: String(entry.size) };
+    // The answer to metadata has an empty body, so its Content-Length is 0; SIZE_HEADER carries the object's size.
     if (operation === 'metadata') return { status: 200, headers: response };
     checkResponseSize(headers, entry.size);
     response['content-length'] = String(entry.size);
     // A small value is answered from memory in one write; a larger one streams from the store.
-    const body =
-      entry.size <= SMALL_BLOCK_BYTES && this.#blocks.readSmall
-        ? await this.#blocks.readSmall(target.space, entry.value!, entry.size)
-        : await this.#blocks.get(target.space, entry.value!);
+    const body = await openValue(this.#blocks, storedValue(target.space, entry));
     if (!body) throw new TinyCloudError('INTERNAL', `Block ${etag} of ${target.space} is missing from the block store`);
     return { status: 200, headers: response, body };
   }
@@ -233,10 +232,11 @@ export class KvService {
           yield head;
           continue;
         }
-        const body = await blocks.get(target.space, entry.value!);
+        const body = await openValue(blocks, storedValue(target.space, entry));
         if (!body) throw new TinyCloudError('INTERNAL', `Block of ${key} is missing from the block store`);
         yield `${head.slice(0, -1)},"dataBase64":"`;
-        yield* base64Chunks(body);
+        if (body instanceof Uint8Array) yield Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64');
+        else yield* base64Chunks(body);
         yield '"}';
       }
       yield ']}';
@@ -396,7 +396,7 @@ export class KvService {
       for (const { block } of values) {
         const name = Buffer.from(block.digest).toString('hex');
         if (fresh.has(name)) continue;
-        const known = await this.#metadata.db.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', block.digest).executeTakeFirst();
+        const known = (await blockKnownQuery(this.#metadata.db, space, block.digest)).rows.length > 0;
         if (!known) fresh.set(name, block.size);
       }
       const added = [...fresh.values()].reduce((a, b) => a + b, 0);
@@ -414,8 +414,9 @@ export class KvService {
   /**
    * Reserve quota, persist the blocks, then commit the versions, the event and its epoch in one transaction;
    * preconditions are checked inside that transaction, so no other write can land between check and commit.
-   * A block is persisted before the commit, so a crash leaves at most an unreferenced block, never a version
-   * pointing at nothing. Returns the version of each value.
+   * A small value held in memory is not persisted: its bytes go into its `block` row in that same transaction
+   * (content.ts). A larger block is persisted before the commit, so a crash leaves at most an unreferenced block,
+   * never a version pointing at nothing. Returns the version of each value.
    */
   async #commitWrites(
     invocation: KvInvocation,
@@ -426,14 +427,15 @@ export class KvService {
   ): Promise<Uint8Array[]> {
     const release = admitted.limitBytes === null ? () => undefined : await this.#reserve(space, values);
     try {
-      await Promise.all(values.map(({ block }) => block.persist()));
+      const inline = values.map(({ block }) => block.inlineBytes(INLINE_VALUE_BYTES) ?? null);
+      await Promise.all(values.map(({ block }, i) => (inline[i] ? undefined : block.persist())));
       const now = this.#now();
       await writeTransaction(this.#metadata, async (trx) => {
         if (preconditions.ifMatch || preconditions.ifNoneMatch) {
           checkPreconditions(await new KvReader(trx, this.#metadata.engine).current(space, values[0]!.key), preconditions);
         }
         await this.#recordInvocation(trx, invocation, now);
-        for (const { block } of values) await recordBlock(trx, space, block.digest, block.size, now);
+        for (const [i, { block }] of values.entries()) await recordBlock(trx, space, block.digest, block.size, now, inline[i]);
         const ops: KvOp[] = values.map(({ key, metadata, block }) => ({ kind: 'write', key, value: block.digest, metadata }));
         const epoch = await appendEpoch(trx, space, [{ kind: 'invocation', multihash: invocation.multihash, ops }]);
         const epochSeq = epoch.eventSeqs[0]!;
@@ -627,6 +629,9 @@ function safeDecode(text: string): string | undefined {
 }
 
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+
+/** Where the bytes of a live entry or version are. */
+const storedValue = (space: string, entry: CurrentEntry): StoredValue => ({ space, digest: entry.value!, size: entry.size, inline: entry.inline });
 
 /** Base64 of a byte stream, chunk by chunk (carrying up to 2 bytes between chunks). */
 async function* base64Chunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<string> {

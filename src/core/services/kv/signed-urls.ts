@@ -4,6 +4,7 @@ import { parseResource, parseSpaceId, resourceExtends } from '../../auth/resourc
 import type { BlockStore, ByteRange } from '../../blocks/store.js';
 import type { MetadataDb } from '../../db/database.js';
 import { TinyCloudError } from '../../errors.js';
+import { openValue } from './content.js';
 import { digestOfEtag, etagOf, headerValue, objectResponseHeaders, parseEntityTags, parseMetadata, type HeaderBag } from './headers.js';
 import { checkKey } from './keys.js';
 import { KV_ABILITIES } from './service.js';
@@ -147,7 +148,7 @@ export class SignedKvUrls {
     if (range === 'unsatisfiable') {
       throw new TinyCloudError('RANGE_NOT_SATISFIABLE', 'Range Not Satisfiable', { headers: { 'content-range': `bytes */${entry.size}` } });
     }
-    const body = await this.#blocks.get(ticket.space, entry.value, range);
+    const body = await openValue(this.#blocks, { space: ticket.space, digest: entry.value, size: entry.size, inline: entry.inline }, range);
     if (!body) throw new TinyCloudError('INTERNAL', `Block ${etag} of ${ticket.space} is missing from the block store`);
     if (!range) return { status: 200, headers: { ...base, 'content-length': String(entry.size) }, body };
     return {

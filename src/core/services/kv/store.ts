@@ -20,6 +20,8 @@ export interface CurrentEntry {
   deleted: boolean;
   /** When the live value was written (seconds); undefined when deleted. */
   writtenAt?: number;
+  /** The value's bytes when they are stored inline (`block.inline`); undefined when they are in the block store. */
+  inline?: Uint8Array;
 }
 
 /** One version of a key: a write or a delete, in the space's epoch order. */
@@ -34,6 +36,8 @@ export interface KeyVersion {
   value?: Uint8Array;
   size: number;
   metadata: string;
+  /** Inline bytes of the value, when the look-up asked for them and they are stored inline. */
+  inline?: Uint8Array;
 }
 
 /** Position in epoch order: (seq, epoch_seq), ties broken by the invocation multihash. */
@@ -74,7 +78,10 @@ export function prefixMatch(engine: Engine, prefix: string): RawBuilder<boolean>
   return sql<boolean>`${key} like ${`${like}%`} escape '!'`;
 }
 
-/** The live entry of a key with its write time: every get asks this, so it is compiled once. */
+/**
+ * The live entry of a key with its write time and, when the value is stored inline, its bytes: every get asks
+ * this, so it is compiled once, and a small value costs no second query.
+ */
 const currentQuery = prepared((db, space: string, key: string) =>
   db
     .selectFrom('current_kv')
@@ -84,6 +91,7 @@ const currentQuery = prepared((db, space: string, key: string) =>
         .onRef('kv_write.key', '=', 'current_kv.key')
         .onRef('kv_write.invocation', '=', 'current_kv.invocation'),
     )
+    .leftJoin('block', (join) => join.onRef('block.space', '=', 'current_kv.space').onRef('block.digest', '=', 'current_kv.value'))
     .select([
       'current_kv.key',
       'current_kv.invocation',
@@ -95,9 +103,22 @@ const currentQuery = prepared((db, space: string, key: string) =>
       'current_kv.metadata',
       'current_kv.deleted',
       'kv_write.written_at',
+      'block.inline',
     ])
     .where('current_kv.space', '=', space)
     .where('current_kv.key', '=', key),
+);
+
+/** One write of a key (an earlier version, read with the `kvVersion` fact), with its inline bytes if any. */
+const writeQuery = prepared((db, space: string, key: string, invocation: Uint8Array) =>
+  db
+    .selectFrom('kv_write')
+    .leftJoin('block', (join) => join.onRef('block.space', '=', 'kv_write.space').onRef('block.digest', '=', 'kv_write.value'))
+    .selectAll('kv_write')
+    .select('block.inline')
+    .where('kv_write.space', '=', space)
+    .where('kv_write.key', '=', key)
+    .where('kv_write.invocation', '=', invocation),
 );
 
 /** Read-only queries of the KV tables; it has no way to write. */
@@ -122,6 +143,7 @@ export class KvReader {
       metadata: row.metadata,
       deleted,
       ...(!deleted && row.written_at !== null && { writtenAt: Number(row.written_at) }),
+      ...(!deleted && row.inline && { inline: row.inline }),
     };
   }
 
@@ -140,14 +162,8 @@ export class KvReader {
 
   /** One write of a key by the invocation with this multihash. */
   async write(space: string, key: string, invocation: Uint8Array): Promise<KeyVersion | undefined> {
-    const row = await this.db
-      .selectFrom('kv_write')
-      .selectAll()
-      .where('space', '=', space)
-      .where('key', '=', key)
-      .where('invocation', '=', invocation)
-      .executeTakeFirst();
-    return row ? writeVersion(row) : undefined;
+    const [row] = (await writeQuery(this.db, space, key, invocation)).rows;
+    return row ? { ...writeVersion(row), ...(row.inline && { inline: row.inline }) } : undefined;
   }
 
   /** Whether the invocation with this multihash deleted the key. */
@@ -281,11 +297,12 @@ export async function applyCurrent(trx: Transaction<Database>, update: CurrentUp
   return true;
 }
 
-const blockSizeQuery = prepared((db, space: string, digest: Uint8Array) =>
+/** Whether a space already counts a block (its content stored inline or in the block store). */
+export const blockKnownQuery = prepared((db, space: string, digest: Uint8Array) =>
   db.selectFrom('block').select('size').where('space', '=', space).where('digest', '=', digest),
 );
-const insertBlock = prepared((db, space: string, digest: Uint8Array, size: number, at: number) =>
-  db.insertInto('block').values({ space, digest, size, created_at: at }),
+const insertBlock = prepared((db, space: string, digest: Uint8Array, size: number, at: number, inline: Uint8Array | null) =>
+  db.insertInto('block').values({ space, digest, size, created_at: at, inline }),
 );
 const addUsage = prepared((db, space: string, size: number) =>
   db
@@ -297,11 +314,20 @@ const insertUsage = prepared((db, space: string, size: number) => db.insertInto(
 
 /**
  * Count a block against its space once: the first write of a digest in a space adds a `block` row and its size
- * to `space_usage`, in the caller's transaction. Returns whether the block was new to the space.
+ * to `space_usage`, in the caller's transaction. `inline` is the content when it is to live in that row rather
+ * than in the block store; a row already there is left as it is, wherever its content lives. Returns whether the
+ * block was new to the space.
  */
-export async function recordBlock(trx: Transaction<Database>, space: string, digest: Uint8Array, size: number, at: number): Promise<boolean> {
-  if ((await blockSizeQuery(trx, space, digest)).rows.length > 0) return false;
-  await insertBlock(trx, space, digest, size, at);
+export async function recordBlock(
+  trx: Transaction<Database>,
+  space: string,
+  digest: Uint8Array,
+  size: number,
+  at: number,
+  inline: Uint8Array | null = null,
+): Promise<boolean> {
+  if ((await blockKnownQuery(trx, space, digest)).rows.length > 0) return false;
+  await insertBlock(trx, space, digest, size, at, inline);
   const updated = await addUsage(trx, space, size);
   if (Number(updated.numAffectedRows ?? 0n) === 0) await insertUsage(trx, space, size);
   return true;
