@@ -50,15 +50,55 @@ describe('writeTransaction group commit', () => {
 
   it('when the shared transaction itself fails, every writer of the group is rejected and none of their rows is kept', async () => {
     const before = await actors();
-    const head = writeTransaction(metadata, (trx) => trx.insertInto('actor').values({ id: 'did:example:d0' }).execute());
-    // Queued behind `head`, these two share the next transaction; the second ends its own savepoint, so the
-    // group's RELEASE fails and the transaction is rolled back as a whole.
+    await writeTransaction(metadata, (trx) => trx.insertInto('actor').values({ id: 'did:example:d0' }).execute());
+    // Issued in one turn, these two share a transaction; the second ends its own savepoint, so the group's
+    // RELEASE fails and the transaction is rolled back as a whole.
     const grouped = [
       writeTransaction(metadata, (trx) => trx.insertInto('actor').values({ id: 'did:example:d1' }).execute()),
       writeTransaction(metadata, (trx) => sql`release savepoint tc_writer_1`.execute(trx)),
     ];
-    await head;
     expect((await Promise.allSettled(grouped)).map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(await actors()).toEqual([...before, 'did:example:d0'].sort());
+  });
+
+  it('runs each commit hook once, after every writer, with the items of the writers that succeeded, in writer order', async () => {
+    const seen: string[][] = [];
+    const hook = async (trx: Parameters<Parameters<typeof writeTransaction>[1]>[0], items: unknown[]) => {
+      seen.push(items as string[]);
+      for (const item of items) await trx.insertInto('actor').values({ id: `did:example:hooked-${String(item)}` }).execute();
+    };
+    const writer = (id: string, fail = false) =>
+      writeTransaction(metadata, async (_trx, group) => {
+        group.add('names', id);
+        group.beforeCommit('names', hook);
+        if (fail) throw new Error(`writer ${id} refused`);
+      });
+    // Alone, then four issued in one turn, which share a transaction.
+    await writer('h1');
+    const grouped = [writer('g1'), writer('g2', true), writer('g3'), writer('g4')];
+    const settled = await Promise.allSettled(grouped);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(seen).toEqual([['h1'], ['g1', 'g3', 'g4']]);
+    expect((await actors()).filter((id) => id.startsWith('did:example:hooked-'))).toEqual(
+      ['g1', 'g3', 'g4', 'h1'].map((id) => `did:example:hooked-${id}`),
+    );
+  });
+
+  it('a commit hook that throws fails every writer of its transaction and keeps none of their rows', async () => {
+    const before = await actors();
+    await writeTransaction(metadata, (trx) => trx.insertInto('actor').values({ id: 'did:example:e0' }).execute());
+    const grouped = [
+      writeTransaction(metadata, (trx) => trx.insertInto('actor').values({ id: 'did:example:e1' }).execute()),
+      writeTransaction(metadata, async (trx, group) => {
+        await trx.insertInto('actor').values({ id: 'did:example:e2' }).execute();
+        group.beforeCommit('boom', async () => {
+          throw new Error('hook failed');
+        });
+      }),
+    ];
+    const settled = await Promise.allSettled(grouped);
+    expect(settled.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect((settled[0] as PromiseRejectedResult).reason).toMatchObject({ message: 'hook failed' });
+    expect(await actors()).toEqual([...before, 'did:example:e0'].sort());
   });
 });

@@ -276,6 +276,20 @@ describe.each<Driver>(['Local', 'S3'])('KV service on %s blocks', (driver) => {
     expect(current.headers.etag).toBe(last.etag);
   });
 
+  it('a conditional put among concurrent puts is alone in its epoch; every put gets its own place in epoch order', async () => {
+    const signed = await Promise.all(['a', 'b', 'c'].map((k) => invocation(alice, { [kvRes(`together/${k}`)]: 'tinycloud.kv/put' })));
+    const send = (i: number, headers: Record<string, string> = {}) => core.kv.invoke(signed[i]!, { headers, body: chunks(Buffer.from('abc'[i]!)) });
+    const results = await Promise.all([send(0), send(1, { 'if-none-match': '*' }), send(2)]);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    const versionOf = async (key: string) =>
+      (await jsonOf<VersionDescription[]>(await core.kv.invoke(await invocation(alice, { [kvRes(key)]: 'tinycloud.kv/versions' }), { headers: {} })))[0]!;
+    const [va, vb, vc] = [await versionOf('together/a'), await versionOf('together/b'), await versionOf('together/c')];
+    expect(vb.epochSeq).toBe(0);
+    expect([va.epoch, vc.epoch]).not.toContain(vb.epoch);
+    expect(new Set([va, vb, vc].map((v) => `${v.seq}.${v.epochSeq}`)).size).toBe(3);
+    if (va.epoch === vc.epoch) expect([va.epochSeq, vc.epochSeq].sort()).toEqual([0, 1]);
+  });
+
   it('treats hostile keys as opaque names that never leave the space storage, and refuses unstorable ones', async () => {
     const hostile = ['..%2F..%2Fescape', '/abs/path', '%00nul', '%2e%2ex', 'a/%2E%2E%2F/b', '~root', "..;", '.../x'];
     for (const key of hostile) {

@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
 import { prepared } from '../db/prepared.js';
+import type { WriteGroup } from '../db/write-transaction.js';
 import { blake3Sync } from '../ids/blake3.js';
 import { CID, DAG_CBOR_CODEC, cidOfDigest, multihashOfDigest } from '../ids/cid.js';
 import type { Database } from '../db/schema.js';
@@ -74,4 +75,30 @@ export async function appendEpoch(trx: Transaction<Database>, space: string, eve
   const eventSeqs = events.map((_, index) => index);
   for (const [index, event] of events.entries()) await insertEventOrder(trx, event.multihash, space, seq, epoch, index, event.kind);
   return { epoch, cid: cidOfDigest(digest, DAG_CBOR_CODEC), bytes, seq, eventSeqs };
+}
+
+/** Writes the rows that name an event's place in its epoch, once the epoch exists. */
+export type EpochRows = (trx: Transaction<Database>, epoch: AppendedEpoch, epochSeq: number) => Promise<void>;
+
+interface SharedEvent {
+  event: EventInput;
+  rows: EpochRows;
+}
+
+/**
+ * Puts an event into the one epoch its transaction makes for `space` (WIRE §6: one epoch per transaction and
+ * touched space), so writers sharing a group commit share an epoch too. The epoch is made once every writer of
+ * the transaction has run; then `rows` writes what refers to it. Those rows land after every writer of the
+ * transaction ran, so a writer whose own reads must see them in order (a conditional write, a delete) appends an
+ * epoch of its own instead; it is then ordered before the shared one.
+ */
+export function addToTransactionEpoch(group: WriteGroup, space: string, event: EventInput, rows: EpochRows): void {
+  const key = `epoch ${space}`;
+  group.add(key, { event, rows } satisfies SharedEvent);
+  group.beforeCommit(key, async (trx, items) => {
+    const shared = items as SharedEvent[];
+    if (shared.length === 0) return;
+    const epoch = await appendEpoch(trx, space, shared.map((s) => s.event));
+    for (const [index, { rows: write }] of shared.entries()) await write(trx, epoch, epoch.eventSeqs[index]!);
+  });
 }

@@ -24,6 +24,9 @@ const databaseBytesQuery = prepared((db, space: string) =>
     .where('space', '=', space),
 );
 
+/** What a write is admitted against: the limit, and the usage only where there is a limit to compare it with. */
+export type Admission = SpaceUsage | { space: string; usedBytes?: undefined; limitBytes: null; override: boolean };
+
 /**
  * Per-space storage quotas (WIRE §4.2). The effective limit is the admin override when one is set, else
  * `storage.limit`; 0 means unlimited in both places. Usage is every distinct block the space holds (deletes
@@ -49,6 +52,13 @@ export class Quotas {
   async usage(space: string, db: Db = this.db): Promise<SpaceUsage> {
     const [usedBytes, limit] = await Promise.all([this.usedBytes(space, db), this.limitOf(space, db)]);
     return { space, usedBytes, ...limit };
+  }
+
+  /** `usage`, without reading the usage of a space that has no limit (every write asks). */
+  async admission(space: string, db: Db = this.db): Promise<Admission> {
+    const limit = await this.limitOf(space, db);
+    if (limit.limitBytes === null) return { space, limitBytes: null, override: limit.override };
+    return { space, usedBytes: await this.usedBytes(space, db), ...limit };
   }
 
   /** Every space the node knows of (hosted, holding blocks, or with an override), with its usage. */

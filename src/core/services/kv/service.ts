@@ -8,7 +8,7 @@ import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
 import { TinyCloudError } from '../../errors.js';
-import { appendEpoch, eventCid, type KvOp } from '../../events/index.js';
+import { addToTransactionEpoch, appendEpoch, eventCid, type EpochRows, type KvOp } from '../../events/index.js';
 import { DAG_CBOR_CODEC, cidOfDigest, cidToBase32, parseCid } from '../../ids/cid.js';
 import { INLINE_VALUE_BYTES, openValue, type StoredValue } from './content.js';
 import { ListCursors } from './cursor.js';
@@ -26,7 +26,7 @@ import {
 import { KeyedLock } from './keyed-lock.js';
 import { checkKey, checkPrefix } from './keys.js';
 import { multipartBoundary, readMultipart } from './multipart.js';
-import { Quotas, quotaExhausted, quotaWouldExceed, type SpaceUsage } from './quota.js';
+import { Quotas, quotaExhausted, quotaWouldExceed, type Admission } from './quota.js';
 import { KvReader, applyCurrent, blockKnownQuery, recordBlock, type CurrentEntry, type EpochPosition, type KeyVersion } from './store.js';
 import type { KvInvocation, KvRequest, KvResponse } from './types.js';
 
@@ -358,8 +358,8 @@ export class KvService {
   }
 
   /** 402 when the space is already full; 413 up front when the declared body cannot fit. */
-  async #admit(space: string, declared: number | undefined): Promise<SpaceUsage> {
-    const usage = await this.quotas.usage(space);
+  async #admit(space: string, declared: number | undefined): Promise<Admission> {
+    const usage = await this.quotas.admission(space);
     if (usage.limitBytes !== null && usage.usedBytes >= usage.limitBytes) throw quotaExhausted(usage);
     if (declared !== undefined) {
       if (declared > this.#maxValueBytes) throw new TinyCloudError('TOO_LARGE', `Body exceeds ${this.#maxValueBytes} bytes`);
@@ -369,7 +369,7 @@ export class KvService {
   }
 
   /** Stream a value into staging while hashing it, refusing it as soon as it passes the size or quota cap. */
-  async #stage(space: string, body: BlockSource | undefined, usage: SpaceUsage, alreadyStaged: number, expectedBytes?: number): Promise<StagedBlock> {
+  async #stage(space: string, body: BlockSource | undefined, usage: Admission, alreadyStaged: number, expectedBytes?: number): Promise<StagedBlock> {
     const remaining = usage.limitBytes === null ? Infinity : usage.limitBytes - usage.usedBytes - alreadyStaged;
     const byQuota = remaining < this.#maxValueBytes;
     try {
@@ -379,7 +379,7 @@ export class KvService {
         expectedBytes,
       });
     } catch (error) {
-      if (error instanceof TinyCloudError && error.code === 'QUOTA_EXCEEDED') throw quotaWouldExceed(usage);
+      if (error instanceof TinyCloudError && error.code === 'QUOTA_EXCEEDED' && usage.usedBytes !== undefined) throw quotaWouldExceed(usage);
       throw error;
     }
   }
@@ -416,45 +416,50 @@ export class KvService {
    * preconditions are checked inside that transaction, so no other write can land between check and commit.
    * A small value held in memory is not persisted: its bytes go into its `block` row in that same transaction
    * (content.ts). A larger block is persisted before the commit, so a crash leaves at most an unreferenced block,
-   * never a version pointing at nothing. Returns the version of each value.
+   * never a version pointing at nothing. Unconditional writes share their transaction's epoch (one per group
+   * commit, events/epochs.ts). Returns the version of each value.
    */
   async #commitWrites(
     invocation: KvInvocation,
     space: string,
     values: StagedValue[],
     preconditions: WritePreconditions,
-    admitted: SpaceUsage,
+    admitted: Admission,
   ): Promise<Uint8Array[]> {
     const release = admitted.limitBytes === null ? () => undefined : await this.#reserve(space, values);
     try {
       const inline = values.map(({ block }) => block.inlineBytes(INLINE_VALUE_BYTES) ?? null);
       await Promise.all(values.map(({ block }, i) => (inline[i] ? undefined : block.persist())));
       const now = this.#now();
-      await writeTransaction(this.#metadata, async (trx) => {
-        if (preconditions.ifMatch || preconditions.ifNoneMatch) {
-          checkPreconditions(await new KvReader(trx, this.#metadata.engine).current(space, values[0]!.key), preconditions);
-        }
+      const conditional = preconditions.ifMatch !== undefined || preconditions.ifNoneMatch !== undefined;
+      await writeTransaction(this.#metadata, async (trx, group) => {
+        if (conditional) checkPreconditions(await new KvReader(trx, this.#metadata.engine).current(space, values[0]!.key), preconditions);
         await this.#recordInvocation(trx, invocation, now);
         for (const [i, { block }] of values.entries()) await recordBlock(trx, space, block.digest, block.size, now, inline[i]);
         const ops: KvOp[] = values.map(({ key, metadata, block }) => ({ kind: 'write', key, value: block.digest, metadata }));
-        const epoch = await appendEpoch(trx, space, [{ kind: 'invocation', multihash: invocation.multihash, ops }]);
-        const epochSeq = epoch.eventSeqs[0]!;
-        for (const { key, metadata, block } of values) {
-          const json = JSON.stringify(metadata);
-          await insertWrite(trx, space, key, invocation.multihash, epoch.seq, epoch.epoch, epochSeq, block.digest, block.size, json, invocation.info.delegator, now);
-          await applyCurrent(trx, {
-            space,
-            key,
-            invocation: invocation.multihash,
-            seq: epoch.seq,
-            epoch: epoch.epoch,
-            epochSeq,
-            value: block.digest,
-            size: block.size,
-            metadata: json,
-            deleted: false,
-          });
-        }
+        const event = { kind: 'invocation' as const, multihash: invocation.multihash, ops };
+        const writeRows: EpochRows = async (trx, epoch, epochSeq) => {
+          for (const { key, metadata, block } of values) {
+            const json = JSON.stringify(metadata);
+            await insertWrite(trx, space, key, invocation.multihash, epoch.seq, epoch.epoch, epochSeq, block.digest, block.size, json, invocation.info.delegator, now);
+            await applyCurrent(trx, {
+              space,
+              key,
+              invocation: invocation.multihash,
+              seq: epoch.seq,
+              epoch: epoch.epoch,
+              epochSeq,
+              value: block.digest,
+              size: block.size,
+              metadata: json,
+              deleted: false,
+            });
+          }
+        };
+        // A checked write must land where its check held: in an epoch of its own, before the shared one.
+        if (!conditional) return addToTransactionEpoch(group, space, event, writeRows);
+        const epoch = await appendEpoch(trx, space, [event]);
+        await writeRows(trx, epoch, epoch.eventSeqs[0]!);
       });
       return values.map(() => invocation.multihash);
     } finally {
