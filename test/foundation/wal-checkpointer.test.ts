@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openMetadataDb } from '../../src/core/db/database.js';
-import { WAL_SIZE_LIMIT_BYTES } from '../../src/core/db/wal-checkpointer.js';
+import SqliteDatabase from 'better-sqlite3';
+import { DEFAULT_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from '../../src/core/db/wal-checkpointer.js';
 import { writeTransaction } from '../../src/core/db/write-transaction.js';
 
 describe('SQLite WAL checkpoints on a worker thread', () => {
@@ -47,4 +48,27 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
       await reopened.close();
     }
   }, 120_000);
+
+  it('a node that writes now and then keeps no checkpoint thread; frequent writes start one, which hands back when they stop', async () => {
+    const file = path.join(dir, 'rare.db');
+    const database = new SqliteDatabase(file);
+    database.pragma('journal_mode = WAL');
+    const autocheckpoint = () => Number(database.pragma('wal_autocheckpoint', { simple: true }));
+    const checkpointer = new WalCheckpointer(file, {
+      checkpoint: () => void database.pragma('wal_checkpoint(PASSIVE)'),
+      autocheckpoint: (pages) => void database.pragma(`wal_autocheckpoint = ${pages}`),
+    });
+    try {
+      for (let i = 0; i < 10; i++) checkpointer.wrote();
+      expect(checkpointer.running).toBe(false);
+      expect(autocheckpoint()).toBe(DEFAULT_AUTOCHECKPOINT_PAGES);
+      for (let i = 0; i < 40; i++) checkpointer.wrote();
+      expect(checkpointer.running).toBe(true);
+      expect(autocheckpoint()).toBeGreaterThan(DEFAULT_AUTOCHECKPOINT_PAGES);
+    } finally {
+      await checkpointer.close();
+      expect(checkpointer.running).toBe(false);
+      database.close();
+    }
+  });
 });

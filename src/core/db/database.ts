@@ -16,7 +16,7 @@ import { inlineValues } from './migrations/007_inline_values.js';
 import type { Database } from './schema.js';
 import { runPreparedDirectly, type DirectSqlite } from './prepared.js';
 import { withStatementCache } from './statement-cache.js';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES, WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
+import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 
 export interface MetadataDb {
   db: Kysely<Database>;
@@ -81,13 +81,15 @@ function sqliteDialect(url: string): OpenedDialect {
     },
   };
   if (location === ':memory:') return { engine: 'sqlite', dialect, direct };
-  database.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   // The checkpointer restarts the WAL from its beginning, never shrinking the file; after a restart, cut it back.
   database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-  const checkpointHere = () => {
-    if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)');
+  const writer = {
+    checkpoint: () => {
+      if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)');
+    },
+    autocheckpoint: (pages: number) => void database.pragma(`wal_autocheckpoint = ${pages}`),
   };
-  return { engine: 'sqlite', dialect, direct, checkpointer: new WalCheckpointer(location, checkpointHere) };
+  return { engine: 'sqlite', dialect, direct, checkpointer: new WalCheckpointer(location, writer) };
 }
 
 function dialectFor(url: string): OpenedDialect {

@@ -13,11 +13,16 @@ import { Worker } from 'node:worker_threads';
  * reaches the end (the frames are mostly copied by then), and the next commit starts the WAL over. The main
  * connection keeps a high `wal_autocheckpoint` as a backstop should the worker die.
  *
- * The worker starts with the first write and ends after IDLE_MS without one, so an idle node keeps no thread.
+ * The worker (a thread and ~10 MiB) only runs while writes are frequent: it starts once BUSY_COMMITS commits
+ * land within a second and ends after IDLE_MS without one. Otherwise the writing connection checkpoints as
+ * SQLite does by default, every DEFAULT_AUTOCHECKPOINT_PAGES: a rare, short stall for a node that writes
+ * little.
  */
 
-/** The main connection's own backstop, in pages (4 KiB): the worker normally keeps the WAL far below it. */
-export const BACKSTOP_AUTOCHECKPOINT_PAGES = 16_384;
+/** The main connection's own backstop while the worker runs, in pages (4 KiB): far above the WAL it keeps. */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 16_384;
+/** SQLite's default: the writing connection checkpoints itself while no worker runs. */
+export const DEFAULT_AUTOCHECKPOINT_PAGES = 1_000;
 
 /** What the WAL file is cut back to once restarted (SQLite's `journal_size_limit`). */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -26,7 +31,9 @@ const TICK_MS = 25;
 const RESTART_FRAMES = 4_096;
 /** Frames the writing connection may have to copy itself when it catches the WAL up. */
 const LEFT_FRAMES = 256;
-const IDLE_MS = 10_000;
+const IDLE_MS = 5_000;
+const BUSY_COMMITS = 32;
+const BUSY_WINDOW_MS = 1_000;
 
 // Plain JavaScript, so the worker runs the same from the TypeScript sources (tests) and from dist.
 const WORKER_SOURCE = `
@@ -65,25 +72,45 @@ export class WalCheckpointer {
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #restartWanted = false;
+  #windowStart = 0;
+  #commitsInWindow = 0;
 
-  /** `checkpointHere` runs a PASSIVE checkpoint on the writing connection, unless a transaction is open there. */
+  /**
+   * `writer` is the writing connection: `checkpoint` runs a PASSIVE checkpoint there (unless a transaction is
+   * open), `autocheckpoint` sets its `wal_autocheckpoint`.
+   */
   constructor(
     private readonly file: string,
-    private readonly checkpointHere: () => void,
-  ) {}
+    private readonly writer: { checkpoint(): void; autocheckpoint(pages: number): void },
+  ) {
+    writer.autocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES);
+  }
+
+  /** Whether a worker is checkpointing now. */
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
 
   /** Between two write transactions: when the WAL has grown long, catch it up so the next commit restarts it. */
   betweenWrites(): void {
     if (!this.#restartWanted) return;
     this.#restartWanted = false;
-    this.checkpointHere();
+    this.writer.checkpoint();
   }
 
-  /** A write committed: make sure a worker is checkpointing, and keep it alive for another IDLE_MS. */
+  /** A write committed: keep a running worker alive for another IDLE_MS, or start one if writes are frequent. */
   wrote(): void {
     if (this.#closed) return;
-    if (!this.#worker && !this.#stopping) this.#worker = this.#start();
-    this.#idleTimer?.refresh();
+    if (this.#worker) {
+      this.#idleTimer?.refresh();
+      return;
+    }
+    const now = performance.now();
+    if (now - this.#windowStart > BUSY_WINDOW_MS) {
+      this.#windowStart = now;
+      this.#commitsInWindow = 0;
+    }
+    if (++this.#commitsInWindow >= BUSY_COMMITS && !this.#stopping) this.#worker = this.#start();
   }
 
   #start(): Worker {
@@ -100,6 +127,7 @@ export class WalCheckpointer {
     worker.on('exit', () => this.#forget(worker));
     this.#idleTimer = setTimeout(() => void this.#stop(), IDLE_MS);
     this.#idleTimer.unref();
+    this.writer.autocheckpoint(BACKSTOP_AUTOCHECKPOINT_PAGES);
     return worker;
   }
 
@@ -113,6 +141,8 @@ export class WalCheckpointer {
     const worker = this.#worker;
     if (!worker) return this.#stopping ?? Promise.resolve();
     this.#worker = undefined;
+    this.#commitsInWindow = 0;
+    if (!this.#closed) this.writer.autocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES);
     const stopping = new Promise<void>((resolve) => {
       const done = () => resolve();
       worker.on('message', (message) => message === 'stopped' && void worker.terminate().then(done, done));
