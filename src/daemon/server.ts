@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { TinyCloudError } from '../core/errors.js';
 import type { TinyCloudNode } from '../core/node.js';
 import { registerCors } from './cors.js';
 import { answerClientError, handleError } from './errors.js';
@@ -36,9 +37,16 @@ export function buildServer(node: TinyCloudNode, options: ServerOptions = {}): F
     // cannot parse) are JSON by default; WIRE §0 wants plain text, as from every other error.
     frameworkErrors: handleError,
     clientErrorHandler: answerClientError,
+    // Node would answer a Host-less HTTP/1.1 request with an empty 400 of its own; ours says why (hook below).
+    http: { requireHostHeader: false },
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new TinyCloudError('BAD_REQUEST', 'Missing Host header: every HTTP/1.1 request carries one (RFC 9112 §3.2)');
+    }
+  });
   if (node.config.cors) registerCors(app);
   app.setErrorHandler(handleError);
   app.addHook('onSend', async (request, reply, payload) => {
