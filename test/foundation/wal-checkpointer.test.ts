@@ -71,4 +71,44 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
       database.close();
     }
   });
+
+  it('a reader that held the WAL while it grew does not leave it long: the WAL starts over once the reader is gone', async () => {
+    const file = path.join(dir, 'reader.db');
+    const metadata = await openMetadataDb(`sqlite:${file}`);
+    const observer = new SqliteDatabase(file);
+    const walFrames = () => (observer.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0]!.log;
+    const payload = new Uint8Array(3000).fill(9);
+    let row = 0;
+    const writeFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        await Promise.all(
+          Array.from({ length: 8 }, () =>
+            writeTransaction(metadata, (trx) =>
+              trx
+                .insertInto('invocation')
+                .values({ id: Buffer.from(`r${row++}`.padEnd(34, '.')), invoker: 'did:example:bob', issued_at: 0, expiry: null, facts: null, serialization: payload })
+                .execute(),
+            ),
+          ),
+        );
+      }
+    };
+    try {
+      await writeFor(300);
+      // An export-like reader: a read transaction open while thousands of frames are written.
+      const reader = new SqliteDatabase(file, { readonly: true });
+      reader.exec('begin');
+      reader.prepare('select count(*) from invocation').get();
+      await writeFor(1500);
+      expect(walFrames()).toBeGreaterThan(4096);
+      reader.exec('commit');
+      reader.close();
+      await writeFor(2500);
+      expect(walFrames()).toBeLessThan(4096);
+    } finally {
+      observer.close();
+      await metadata.close();
+    }
+  }, 60_000);
 });

@@ -31,6 +31,8 @@ const TICK_MS = 25;
 const RESTART_FRAMES = 4_096;
 /** Frames the writing connection may have to copy itself when it catches the WAL up. */
 const LEFT_FRAMES = 256;
+/** Ticks before asking again while the WAL stays long. */
+const ASK_AGAIN_TICKS = 40;
 const IDLE_MS = 5_000;
 const BUSY_COMMITS = 32;
 const BUSY_WINDOW_MS = 1_000;
@@ -41,15 +43,17 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 let stopped = false;
-let asked = false;
+let sinceAsked = Infinity;
 function tick() {
   if (stopped) return;
   try {
     const { log, checkpointed } = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    // Ask once per long WAL, and only when little is left to copy: the writer does that part on its own thread.
-    if (log < workerData.restartFrames) asked = false;
-    else if (!asked && log - checkpointed <= workerData.leftFrames) {
-      asked = true;
+    // Ask when little is left to copy (the writer does that part on its own thread), and again a while later if
+    // the WAL is still long (a reader, an export say, held frames the writer could not copy).
+    sinceAsked++;
+    if (log < workerData.restartFrames) sinceAsked = Infinity;
+    else if (sinceAsked >= workerData.askAgainTicks && log - checkpointed <= workerData.leftFrames) {
+      sinceAsked = 0;
       parentPort.postMessage('restart');
     }
   } catch {
@@ -117,7 +121,7 @@ export class WalCheckpointer {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { driver, file: this.file, tickMs: TICK_MS, restartFrames: RESTART_FRAMES, leftFrames: LEFT_FRAMES },
+      workerData: { driver, file: this.file, tickMs: TICK_MS, restartFrames: RESTART_FRAMES, leftFrames: LEFT_FRAMES, askAgainTicks: ASK_AGAIN_TICKS },
     });
     worker.unref();
     worker.on('message', (message) => {
