@@ -1,4 +1,4 @@
-import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type SqliteStatement } from 'kysely';
+import { CompiledQuery, sql, type Compilable, type Kysely, type QueryResult, type SqliteStatement } from 'kysely';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -58,6 +58,13 @@ export function prepared<Args extends unknown[], Row>(
     if (direct && (db.isTransaction || !direct.inTransaction)) return runDirectly<Row>(direct, sql, bound);
     return db.executeQuery<Row>(CompiledQuery.raw(sql, bound));
   };
+}
+
+/** A fixed statement without parameters (a savepoint, say), on the driver directly where `prepared` would be. */
+export async function runStatement(db: Db, text: string): Promise<void> {
+  const direct = directConnections.get(db.getExecutor().adapter);
+  if (direct && (db.isTransaction || !direct.inTransaction)) await runDirectly(direct, text, []);
+  else await sql.raw(text).execute(db);
 }
 
 /** What Kysely's SQLite driver does with a compiled query, minus the executor around it. */

@@ -1,4 +1,5 @@
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import { runStatement } from './prepared.js';
 import type { MetadataDb } from './database.js';
 import type { Database } from './schema.js';
 
@@ -123,18 +124,18 @@ async function runGroup(metadata: MetadataDb, group: Writer[]): Promise<void> {
       const done: Outcome[] = [];
       const state = new GroupState();
       for (const [index, writer] of group.entries()) {
-        const savepoint = sql.raw(`tc_writer_${index}`);
-        await sql`savepoint ${savepoint}`.execute(trx);
+        const savepoint = `tc_writer_${index}`;
+        await runStatement(trx, `savepoint ${savepoint}`);
         try {
           const { group: view, keep } = state.writer();
           const value = await writer.fn(trx, view);
           keep();
           done.push({ ok: true, value });
         } catch (error) {
-          await sql`rollback to savepoint ${savepoint}`.execute(trx);
+          await runStatement(trx, `rollback to savepoint ${savepoint}`);
           done.push({ ok: false, error });
         }
-        await sql`release savepoint ${savepoint}`.execute(trx);
+        await runStatement(trx, `release savepoint ${savepoint}`);
       }
       await state.runHooks(trx);
       return done;
