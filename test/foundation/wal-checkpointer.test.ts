@@ -55,7 +55,6 @@ describe('SQLite WAL checkpoints on a worker thread', () => {
     database.pragma('journal_mode = WAL');
     const autocheckpoint = () => Number(database.pragma('wal_autocheckpoint', { simple: true }));
     const checkpointer = new WalCheckpointer(file, {
-      checkpoint: () => void database.pragma('wal_checkpoint(PASSIVE)'),
       autocheckpoint: (pages) => void database.pragma(`wal_autocheckpoint = ${pages}`),
     });
     try {

@@ -23,8 +23,8 @@ export interface MetadataDb {
   engine: Engine;
   /** Tell the database a write transaction committed (SQLite: keeps its WAL checkpointer running). */
   wrote(): void;
-  /** Called with no write transaction open: room for housekeeping that must not run inside one. */
-  betweenWrites(): void;
+  /** Awaited with no write transaction open: room for housekeeping that must not run inside one. */
+  betweenWrites(): Promise<void> | void;
   close(): Promise<void>;
 }
 
@@ -83,12 +83,7 @@ function sqliteDialect(url: string): OpenedDialect {
   if (location === ':memory:') return { engine: 'sqlite', dialect, direct };
   // The checkpointer restarts the WAL from its beginning, never shrinking the file; after a restart, cut it back.
   database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-  const writer = {
-    checkpoint: () => {
-      if (!database.inTransaction) database.pragma('wal_checkpoint(PASSIVE)');
-    },
-    autocheckpoint: (pages: number) => void database.pragma(`wal_autocheckpoint = ${pages}`),
-  };
+  const writer = { autocheckpoint: (pages: number) => void database.pragma(`wal_autocheckpoint = ${pages}`) };
   return { engine: 'sqlite', dialect, direct, checkpointer: new WalCheckpointer(location, writer) };
 }
 
@@ -132,7 +127,8 @@ export async function openMetadataDb(url: string): Promise<MetadataDb> {
     db,
     engine: opened.engine,
     wrote: checkpointer ? () => checkpointer.wrote() : () => undefined,
-    betweenWrites: checkpointer ? () => checkpointer.betweenWrites() : () => undefined,
+    // Holding Kysely's one SQLite connection keeps every other write (the replay rows, say) from starting.
+    betweenWrites: checkpointer ? () => checkpointer.betweenWrites((during) => db.connection().execute(during)) : () => undefined,
     async close() {
       // The worker's connection first: the last connection to close checkpoints and removes the WAL.
       await checkpointer?.close();

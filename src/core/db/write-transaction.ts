@@ -88,7 +88,7 @@ async function drain(metadata: MetadataDb, queue: WriteQueue): Promise<void> {
   queue.running = true;
   try {
     while (queue.waiting.length > 0) {
-      metadata.betweenWrites();
+      await metadata.betweenWrites();
       const group = queue.waiting.splice(0, MAX_GROUP);
       if (group.length === 1) await runAlone(metadata, group[0] as Writer);
       else await runGroup(metadata, group);
