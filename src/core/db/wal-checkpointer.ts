@@ -113,13 +113,12 @@ export class WalCheckpointer {
     await hold(
       () =>
         new Promise<void>((resolve) => {
-          const timer = setTimeout(resume, MAX_PAUSE_MS);
-          const self = this;
-          function resume(): void {
+          const resume = () => {
             clearTimeout(timer);
-            self.#resume = undefined;
+            this.#resume = undefined;
             resolve();
-          }
+          };
+          const timer = setTimeout(resume, MAX_PAUSE_MS);
           this.#resume = resume;
           worker.postMessage('finish');
         }),
@@ -160,10 +159,13 @@ export class WalCheckpointer {
     return worker;
   }
 
+  /** A worker that failed: the writing connection checkpoints by itself again until the next one starts. */
   #forget(worker: Worker): void {
     if (this.#worker !== worker) return;
     this.#worker = undefined;
     this.#resume?.();
+    clearTimeout(this.#idleTimer);
+    if (!this.#closed) this.writer.autocheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES);
   }
 
   /** Ask the worker to close its connection (so the main connection's close can checkpoint and drop the WAL). */
