@@ -8,7 +8,7 @@ import { prepared } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 import { writeTransaction } from '../../db/write-transaction.js';
 import { TinyCloudError } from '../../errors.js';
-import { addToTransactionEpoch, appendEpoch, eventCid, type EpochRows, type KvOp } from '../../events/index.js';
+import { addToTransactionEpoch, appendEpoch, eventCid, type AppendedEpoch, type EpochRows, type KvOp } from '../../events/index.js';
 import { DAG_CBOR_CODEC, cidOfDigest, cidToBase32, parseCid } from '../../ids/cid.js';
 import { INLINE_VALUE_BYTES, openValue, type StoredValue } from './content.js';
 import { ListCursors } from './cursor.js';
@@ -442,18 +442,7 @@ export class KvService {
           for (const { key, metadata, block } of values) {
             const json = JSON.stringify(metadata);
             await insertWrite(trx, space, key, invocation.multihash, epoch.seq, epoch.epoch, epochSeq, block.digest, block.size, json, invocation.info.delegator, now);
-            await applyCurrent(trx, {
-              space,
-              key,
-              invocation: invocation.multihash,
-              seq: epoch.seq,
-              epoch: epoch.epoch,
-              epochSeq,
-              value: block.digest,
-              size: block.size,
-              metadata: json,
-              deleted: false,
-            });
+            await applyCurrent(trx, { ...placed(space, key, invocation, epoch, epochSeq), value: block.digest, size: block.size, metadata: json, deleted: false });
           }
         };
         // A checked write must land where its check held: in an epoch of its own, before the shared one.
@@ -493,18 +482,7 @@ export class KvService {
           deleted_at: now,
         })
         .execute();
-      await applyCurrent(trx, {
-        space,
-        key,
-        invocation: invocation.multihash,
-        seq: epoch.seq,
-        epoch: epoch.epoch,
-        epochSeq,
-        value: null,
-        size: 0,
-        metadata: '{}',
-        deleted: true,
-      });
+      await applyCurrent(trx, { ...placed(space, key, invocation, epoch, epochSeq), value: null, size: 0, metadata: '{}', deleted: true });
       return entry.deleted ? undefined : entry.value;
     });
     return { status: 200, headers: { ...(removed && { etag: etagOf(removed) }), [VERSION_HEADER]: versionId(invocation.multihash) } };
@@ -512,6 +490,11 @@ export class KvService {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------
+
+/** A key's new version and where its event sits in epoch order, as the live index records it. */
+function placed(space: string, key: string, invocation: KvInvocation, epoch: AppendedEpoch, epochSeq: number) {
+  return { space, key, invocation: invocation.multihash, seq: epoch.seq, epoch: epoch.epoch, epochSeq };
+}
 
 /** Group an invocation's KV capabilities into one operation; mixed operations are 501 (WIRE §4). */
 function classify(invocation: KvInvocation): { operation: KvOperation; targets: Target[] } {
