@@ -4,15 +4,12 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openMetadataDb, type MetadataDb } from '../../src/core/db/database.js';
 import { tempDir } from '../support/test-node.js';
+import { metadataEngines } from '../support/server-databases.js';
 
 const dir = tempDir();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const engines: [string, string | undefined][] = [
-  ['SQLite', `sqlite:${path.join(dir, 'caps.db')}`],
-  ['PostgreSQL', process.env.TINYCLOUD_TEST_POSTGRES_URL],
-  ['MariaDB', process.env.TINYCLOUD_TEST_MYSQL_URL],
-];
+const engines = metadataEngines(`sqlite:${path.join(dir, 'caps.db')}`);
 
 async function roundTripDelegationRow(metadata: MetadataDb): Promise<void> {
   const id = new Uint8Array(34).fill(7);

@@ -5,26 +5,18 @@ import { expect } from 'vitest';
 import type { Attenuations } from '../../src/core/auth/index.js';
 import type { CID } from '../../src/core/ids/cid.js';
 import { alice, bob, cidOfHeader, post, signIn, TestClock, ucan, vmOf, type Principal } from '../auth-engine/support.js';
-import { ADMIN_SECRET, KvClient } from '../kv/http-support.js';
+import { ADMIN_SECRET, KvClient, sessionAtt } from '../kv/http-support.js';
 import { startTestNode, type TestNode } from '../support/test-node.js';
 
 export { alice, bob, mallory, TestClock, ucan, post, type Principal } from '../auth-engine/support.js';
 export { ADMIN_SECRET, KvClient } from '../kv/http-support.js';
 
-/** Alice's session: every KV ability, SQL, capabilities read, delegation control, space info. */
+/** Alice's session: the SDK's abilities (every KV ability, capabilities read, space info), SQL, delegation control. */
 function aliceSession(space: string): Attenuations {
   return {
-    [`${space}/kv`]: {
-      'tinycloud.kv/del': [{}],
-      'tinycloud.kv/get': [{}],
-      'tinycloud.kv/list': [{}],
-      'tinycloud.kv/metadata': [{}],
-      'tinycloud.kv/put': [{}],
-    },
+    ...sessionAtt(space),
     [`${space}/sql`]: { 'tinycloud.sql/*': [{}] },
-    [`${space}/capabilities/all`]: { 'tinycloud.capabilities/read': [{}] },
     [`${space}/delegation`]: { 'tinycloud.delegation/revoke': [{}], 'tinycloud.delegation/status': [{}] },
-    [`${space}/space`]: { 'tinycloud.space/info': [{}] },
   };
 }
 

@@ -7,15 +7,12 @@ import { addToTransactionEpoch, appendEpoch, encodeEpoch, eventCid, headEpochs, 
 import { blake3 } from '../../src/core/ids/blake3.js';
 import { DAG_CBOR_CODEC, cidOfDigest, multihashOfDigest } from '../../src/core/ids/cid.js';
 import { tempDir } from '../support/test-node.js';
+import { metadataEngines } from '../support/server-databases.js';
 
 const dir = tempDir();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const engines: [string, string | undefined][] = [
-  ['SQLite', `sqlite:${path.join(dir, 'caps.db')}`],
-  ['PostgreSQL', process.env.TINYCLOUD_TEST_POSTGRES_URL],
-  ['MariaDB', process.env.TINYCLOUD_TEST_MYSQL_URL],
-];
+const engines = metadataEngines(`sqlite:${path.join(dir, 'caps.db')}`);
 
 const hash = (n: number) => new Uint8Array([0x1e, 0x20, ...new Uint8Array(32).fill(n)]);
 const hex = (rows: Uint8Array[]) => rows.map((r) => Buffer.from(r).toString('hex')).sort();

@@ -13,6 +13,11 @@ export const serverEngines: ['PostgreSQL' | 'MariaDB', ServerKind, string | unde
   ['MariaDB', 'mysql', process.env.TINYCLOUD_TEST_MYSQL_URL],
 ];
 
+/** Every metadata DB engine a suite can run on: SQLite at `sqliteUrl`, then the servers (URL undefined if absent). */
+export function metadataEngines(sqliteUrl: string): [string, string | undefined][] {
+  return [['SQLite', sqliteUrl], ...serverEngines.map(([name, , url]): [string, string | undefined] => [name, url])];
+}
+
 /** A database of its own (`<prefix><random>`) on a shared server, so its rows never meet another suite's. */
 export async function freshDatabase(kind: ServerKind, serverUrl: string, prefix: string): Promise<string> {
   const name = `${prefix}${randomBytes(6).toString('hex')}`;

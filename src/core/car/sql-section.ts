@@ -12,7 +12,7 @@ import { blake3, createBlake3Hasher } from '../ids/blake3.js';
 import { CID, DAG_CBOR_CODEC, RAW_CODEC, cidOfDigest } from '../ids/cid.js';
 import { compareEpochPosition } from '../services/kv/store.js';
 import { databaseName, isSqlCapability, type SqlService } from '../services/sql/index.js';
-import { sweepAbandonedFiles } from './abandoned-files.js';
+import { sweepAbandonedFiles } from '../abandoned-files.js';
 import { asBlake3Cid, cidText, epochCid, invalid, rawCid, type SectionEntry } from './format.js';
 import { decodeEvent } from './history-blocks.js';
 import type { BlockHead, CarStreamReader } from './reader.js';

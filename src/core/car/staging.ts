@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { KvOp } from '../events/index.js';
-import { sweepAbandonedFiles } from './abandoned-files.js';
+import { sweepAbandonedFiles } from '../abandoned-files.js';
 import type { EventKind } from './format.js';
 
 export interface StagedEvent {

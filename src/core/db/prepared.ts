@@ -52,19 +52,27 @@ export function prepared<Args extends unknown[], Row>(
     }
     const { sql, parameters, slots } = template;
     const bound = parameters.map((value, i) => (slots[i] === undefined ? value : args[slots[i]!]));
-    const direct = directConnections.get(adapter);
-    // Inside a transaction (`db` is one) the connection is ours; outside, only while no transaction is open on
-    // it, else the query must wait for Kysely's connection lock like any other.
-    if (direct && (db.isTransaction || !direct.inTransaction)) return runDirectly<Row>(direct, sql, bound);
+    const direct = directConnectionFor(db);
+    if (direct) return runDirectly<Row>(direct, sql, bound);
     return db.executeQuery<Row>(CompiledQuery.raw(sql, bound));
   };
 }
 
 /** A fixed statement without parameters (a savepoint, say), on the driver directly where `prepared` would be. */
 export async function runStatement(db: Db, text: string): Promise<void> {
-  const direct = directConnections.get(db.getExecutor().adapter);
-  if (direct && (db.isTransaction || !direct.inTransaction)) await runDirectly(direct, text, []);
+  const direct = directConnectionFor(db);
+  if (direct) await runDirectly(direct, text, []);
   else await sql.raw(text).execute(db);
+}
+
+/**
+ * The connection to run on directly, if `db` has one and it is safe now: inside a transaction (`db` is one) the
+ * connection is ours; outside, only while no transaction is open on it, else the query must wait for Kysely's
+ * connection lock like any other.
+ */
+function directConnectionFor(db: Db): DirectSqlite | undefined {
+  const direct = directConnections.get(db.getExecutor().adapter);
+  return direct && (db.isTransaction || !direct.inTransaction) ? direct : undefined;
 }
 
 /** What Kysely's SQLite driver does with a compiled query, minus the executor around it. */

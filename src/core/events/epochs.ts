@@ -29,7 +29,7 @@ export interface AppendedEpoch {
 
 const digestOf = (multihash: Uint8Array): Uint8Array => multihash.subarray(2);
 
-export async function epochEntries(events: EventInput[]): Promise<EpochEventEntry[]> {
+export function epochEntries(events: EventInput[]): EpochEventEntry[] {
   return events.map((event) => {
     const cid = eventCid(digestOf(event.multihash));
     if (!event.ops?.length) return cid;
@@ -65,7 +65,7 @@ export async function appendEpoch(trx: Transaction<Database>, space: string, eve
   const seq = last?.seq === null || last?.seq === undefined ? 0 : Number(last.seq) + 1;
 
   const parentCids = parents.map((p) => cidOfDigest(digestOf(p), DAG_CBOR_CODEC));
-  const bytes = encodeEpoch(parentCids, await epochEntries(events));
+  const bytes = encodeEpoch(parentCids, epochEntries(events));
   // An epoch is a few hundred bytes: hashed synchronously, without a promise.
   const digest = blake3Sync(bytes);
   const epoch = multihashOfDigest(digest);
